@@ -1,0 +1,26 @@
+"""Melody continuation with an LSTM, after "Generating melodies with PyTorch" (2020).
+
+Public API::
+
+    melody.encode_midi(path) -> Melody
+    melody.load_model(path=None) -> MelodyLSTM
+    melody.generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None,
+                    rng_seed=None, num_variations=1, return_probs=False)
+    melody.notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0) -> pretty_midi.PrettyMIDI
+"""
+from .checkpoint import list_checkpoints, load_model, newest_checkpoint
+from .data import CropSampler, cyclic_crops
+from .encoding import EncodingConfig, Melody, encode_midi, melody_from_pitches
+from .errors import CheckpointError, DataError, MelodyError, MidiError, SeedError
+from .evaluation import bits_per_note
+from .midi_io import load_midi, notes_to_midi
+from .model import MelodyLSTM, ModelConfig
+from .notes import HIGHEST_PITCH, LOWEST_PITCH, VOCAB_SIZE, format_notes, note_name, parse_notes
+from .sampling import generate
+
+__all__ = [
+    "CheckpointError", "CropSampler", "DataError", "EncodingConfig", "Melody", "MelodyError", "MelodyLSTM",
+    "MidiError", "ModelConfig", "SeedError", "HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "bits_per_note",
+    "cyclic_crops", "encode_midi", "format_notes", "generate", "list_checkpoints", "load_midi", "load_model",
+    "melody_from_pitches", "newest_checkpoint", "note_name", "notes_to_midi", "parse_notes",
+]

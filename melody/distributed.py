@@ -1,0 +1,71 @@
+"""Optional data-parallel training under ``torchrun`` (PyTorch DDP: gloo on CPU, NCCL on GPU)."""
+import os
+from contextlib import contextmanager
+
+import torch
+import torch.distributed as dist
+
+
+class Context:
+    """Where this process stands: its rank, the world size and its device."""
+
+    def __init__(self, rank=0, world_size=1, device="cpu"):
+        self.rank, self.world_size, self.device = rank, world_size, torch.device(device)
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    @property
+    def enabled(self):
+        return self.world_size > 1
+
+    def any(self, flag):
+        """True on every process when ``flag`` is true on any process (e.g. a stop request)."""
+        if not self.enabled:
+            return bool(flag)
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
+    def broadcast(self, value):
+        """The main process's Python object, on every process."""
+        if not self.enabled:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self):
+        if self.enabled:
+            dist.barrier()
+
+
+def pick_device(name="auto", local_rank=0):
+    """``auto`` means CUDA when present, else the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError("CUDA was asked for but no CUDA GPU is available: use --device cpu.")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+    return name
+
+
+@contextmanager
+def launch(device="auto"):
+    """Set up DDP when started by torchrun (``WORLD_SIZE`` > 1), else a single-process context."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device, local_rank)
+    if world_size <= 1:
+        yield Context(device=device)
+        return
+    if device.startswith("cuda"):
+        torch.cuda.set_device(torch.device(device))
+    dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    try:
+        yield Context(dist.get_rank(), dist.get_world_size(), device)
+    finally:
+        dist.destroy_process_group()

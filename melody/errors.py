@@ -1,0 +1,21 @@
+"""Exceptions raised for user mistakes: each message says what was wrong and what to do."""
+
+
+class MelodyError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class MidiError(MelodyError):
+    """A MIDI file could not be read, or holds no usable melody."""
+
+
+class CheckpointError(MelodyError):
+    """A checkpoint file is missing, corrupt, truncated or made by an incompatible version."""
+
+
+class SeedError(MelodyError, ValueError):
+    """A seed melody or a generation setting is not valid."""
+
+
+class DataError(MelodyError):
+    """A training folder holds no usable melodies."""

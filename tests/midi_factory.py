@@ -1,0 +1,83 @@
+"""Small MIDI files built in code for the tests (no binaries are committed)."""
+from pathlib import Path
+
+import mido
+import pretty_midi
+
+POKEMON_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pokemon-midi"
+
+
+def write_notes(path, notes, program=0, is_drum=False, tempo=120.0, extra_tracks=()):
+    """Write ``notes`` = [(pitch, start_beat, length_beats), ...] as one track at a fixed tempo.
+
+    ``extra_tracks`` is a list of ``(notes, program, is_drum)`` written beside it.
+    """
+    midi = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    seconds = 60.0 / tempo
+    for track, prog, drum in [(notes, program, is_drum), *extra_tracks]:
+        instrument = pretty_midi.Instrument(program=prog, is_drum=drum)
+        for pitch, start, length in track:
+            instrument.notes.append(pretty_midi.Note(90, pitch, start * seconds, (start + length) * seconds))
+        midi.instruments.append(instrument)
+    midi.write(str(path))
+    return Path(path)
+
+
+def write_melody(path, pitches, beats_per_note=0.5, **kwargs):
+    """A plain melody: one note after another, each ``beats_per_note`` long."""
+    notes = [(p, i * beats_per_note, beats_per_note) for i, p in enumerate(pitches)]
+    return write_notes(path, notes, **kwargs)
+
+
+def write_tick_track(path, events, tempo_changes, ticks_per_beat=480):
+    """A raw mido file: ``events`` = [(tick, pitch, length_ticks)], ``tempo_changes`` = [(tick, bpm)]."""
+    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    messages = [(t, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for t, bpm in tempo_changes]
+    for tick, pitch, length in events:
+        messages.append((tick, mido.Message("note_on", note=pitch, velocity=90)))
+        messages.append((tick + length, mido.Message("note_off", note=pitch, velocity=0)))
+    messages.sort(key=lambda m: (m[0], m[1].type == "note_on"))
+    track, now = mido.MidiTrack(), 0
+    for tick, message in messages:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi.tracks.append(track)
+    midi.save(str(path))
+    return Path(path)
+
+
+def midi_bytes(pitches=(60, 62, 64, 65, 67)):
+    """Bytes of a valid small MIDI file, to damage in tests."""
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    for p in pitches:
+        track.append(mido.Message("note_on", note=p, velocity=90, time=0))
+        track.append(mido.Message("note_off", note=p, velocity=0, time=240))
+    midi.tracks.append(track)
+    import io
+
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
+TUNES = {
+    "ode": [64, 64, 65, 67, 67, 65, 64, 62, 60, 60, 62, 64, 64, 62, 62],
+    "twinkle": [60, 60, 67, 67, 69, 69, 67, 65, 65, 64, 64, 62, 62, 60],
+    "scale": C_MAJOR_SCALE + C_MAJOR_SCALE[::-1],
+    "arpeggio": [60, 64, 67, 72, 67, 64] * 3,
+    "frere": [60, 62, 64, 60, 60, 62, 64, 60, 64, 65, 67, 64, 65, 67],
+    "minor": [57, 59, 60, 62, 64, 65, 68, 69, 68, 64, 62, 60, 59, 57],
+}
+
+
+def write_small_corpus(folder, repeats=3):
+    """A folder of small training files: a few public-domain tunes in several keys."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, tune in TUNES.items():
+        for shift in range(repeats):
+            paths.append(write_melody(folder / f"{name}-{shift}.mid", [p + 2 * shift for p in tune * 4]))
+    return paths

@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pretty_midi
+import pytest
+
+import train as train_cli
+from midi_factory import C_MAJOR_SCALE, write_melody, write_small_corpus
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    write_small_corpus(root / "midi")
+    out = root / "small.pt"
+    train_cli.main(["--data", str(root / "midi"), "--out", str(out), "--epochs", "2", "--hidden-size", "24",
+                    "--num-layers", "1", "--quiet", "--workers", "1"])
+    return out
+
+
+def notes_of(path):
+    return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
+
+
+def test_generate_writes_seed_then_continuation(small_checkpoint, tmp_path):
+    out = tmp_path / "out.mid"
+    result = run("generate", "--seed", "C4 D4 E4", "--length", "20", "--temperature", "1.0", "--rng-seed", "7",
+                 "--out", str(out), "--checkpoint", str(small_checkpoint))
+    assert result.returncode == 0, result.stderr
+    pitches = notes_of(out)
+    assert len(pitches) == 23 and pitches[:3] == [60, 62, 64]
+    again = tmp_path / "again.mid"
+    run("generate", "--seed", "60 62 64", "--length", "20", "--rng-seed", "7", "--out", str(again),
+        "--checkpoint", str(small_checkpoint))
+    assert notes_of(again) == pitches
+
+
+def test_generate_from_a_midi_seed_in_another_key(small_checkpoint, tmp_path):
+    seed = write_melody(tmp_path / "d.mid", [p + 2 for p in C_MAJOR_SCALE])
+    out = tmp_path / "out.mid"
+    result = run("generate", "--seed-midi", str(seed), "--length", "8", "--rng-seed", "1", "--out", str(out),
+                 "--checkpoint", str(small_checkpoint), "--beta", "3", "--top-k", "5")
+    assert result.returncode == 0, result.stderr
+    assert notes_of(out)[:8] == [p + 2 for p in C_MAJOR_SCALE]  # back in D major
+    run("generate", "--seed-midi", str(seed), "--length", "8", "--out", str(out), "--model-key",
+        "--checkpoint", str(small_checkpoint))
+    assert notes_of(out)[:8] == C_MAJOR_SCALE
+
+
+def test_encode_prints_json_of_each_file(tmp_path):
+    write_melody(tmp_path / "a.mid", [62, 64, 66])
+    write_melody(tmp_path / "b.mid", C_MAJOR_SCALE)
+    result = run("encode", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"a.mid": [60, 62, 64], "b.mid": C_MAJOR_SCALE}
+    single = run("encode", str(tmp_path / "b.mid"), "--json")
+    assert json.loads(single.stdout) == {"b.mid": C_MAJOR_SCALE}
+
+
+def test_evaluate_prints_bits_per_note(small_checkpoint, tmp_path):
+    paths = write_small_corpus(tmp_path / "eval", repeats=1)
+    result = run("evaluate", "--data", str(tmp_path / "eval"), "--checkpoint", str(small_checkpoint), "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["files"] == len(paths)
+    assert figures["notes"] == sum(len(notes_of(p)) for p in paths)
+    assert 0 < figures["bits_per_note"] < 5.2
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["generate", "--seed", "C4 H4"], "'H4' is not a note"),
+        (["generate", "--seed", "C4", "--length", "-3"], "Length"),
+        (["generate", "--seed-midi", "nowhere.mid"], "Cannot open"),
+        (["generate", "--seed", "C4", "--checkpoint", "nowhere.pt"], "does not exist"),
+        (["encode", "nowhere.mid"], "Cannot open"),
+    ],
+)
+def test_mistakes_give_one_line_errors(small_checkpoint, args, words):
+    if "--checkpoint" not in args and args[0] == "generate":
+        args = [*args, "--checkpoint", str(small_checkpoint)]
+    result = run(*args)
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr

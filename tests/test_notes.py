@@ -1,0 +1,30 @@
+import pytest
+
+from melody.errors import SeedError
+from melody.notes import fold_pitch, format_notes, parse_notes
+
+
+def test_parse_names_and_numbers():
+    assert parse_notes("C4 D4 E4 G4") == [60, 62, 64, 67]
+    assert parse_notes("60, 62,64 67") == [60, 62, 64, 67]
+    assert parse_notes("f#3 Bb4 c-1 G9") == [54, 70, 0, 127]
+
+
+def test_parse_empty_is_empty():
+    assert parse_notes("  ") == []
+
+
+@pytest.mark.parametrize("text, words", [("H4", "H4"), ("C", "octave"), ("128", "0 to 127"), ("G#9", "outside")])
+def test_parse_rejects_bad_notes_with_a_readable_message(text, words):
+    with pytest.raises(SeedError, match=words):
+        parse_notes(text)
+
+
+def test_fold_moves_by_whole_octaves_into_range():
+    assert fold_pitch(30) == 54  # F#1 -> F#3
+    assert fold_pitch(100) == 88  # E7 -> E6
+    assert fold_pitch(60) == 60
+
+
+def test_format_notes_round_trips():
+    assert parse_notes(format_notes([54, 60, 61, 90])) == [54, 60, 61, 90]

@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from melody import SeedError, generate
+from melody.sampling import sampling_distribution
+
+SEED = [60, 62, 64, 65, 67]
+
+
+def greedy(model, seed, length):
+    """Arg-max continuation by hand, one forward pass per step."""
+    tokens = [p - 54 for p in seed]
+    out = []
+    for _ in range(length):
+        logits, _ = model(torch.tensor([tokens + out]))
+        out.append(int(logits[0, -1].argmax()))
+    return [t + 54 for t in out]
+
+
+def test_same_rng_seed_gives_same_result(tiny_model):
+    a = generate(tiny_model, SEED, 40, rng_seed=11, num_variations=3)
+    b = generate(tiny_model, SEED, 40, rng_seed=11, num_variations=3)
+    c = generate(tiny_model, SEED, 40, rng_seed=12, num_variations=3)
+    assert a == b
+    assert a != c
+    assert len(a) == 3 and all(len(v) == 40 for v in a)
+    assert len({tuple(v) for v in a}) > 1  # variations differ from each other
+
+
+@pytest.mark.parametrize("temperature", [0, 1e-4])
+def test_temperature_near_zero_equals_argmax(tiny_model, temperature):
+    expected = greedy(tiny_model, SEED, 20)
+    assert generate(tiny_model, SEED, 20, temperature=temperature, rng_seed=1)[0] == expected
+
+
+def test_beta_distribution_matches_its_formula():
+    logits = torch.randn(4, 37) * 2
+    p = torch.softmax(logits, -1)
+    expected = p**15 / (p**15).sum(-1, keepdim=True)
+    assert torch.allclose(sampling_distribution(logits, beta=15.0), expected, atol=1e-6)
+
+
+def test_beta_sampling_frequencies_follow_the_formula(tiny_model):
+    n = 6000
+    first, probs = generate(tiny_model, SEED, 1, beta=0.5, rng_seed=5, num_variations=n, return_probs=True)
+    p = probs[0, 0]
+    expected = p**0.5 / (p**0.5).sum()
+    counts = torch.bincount(torch.tensor([v[0] - 54 for v in first]), minlength=37).float()
+    assert (counts / n - expected).abs().max() < 0.02
+
+
+def test_top_k_never_leaves_the_top_k(tiny_model):
+    runs, probs = generate(tiny_model, SEED, 60, top_k=3, rng_seed=2, num_variations=8, return_probs=True)
+    for v, run in enumerate(runs):
+        for step, pitch in enumerate(run):
+            top = probs[v, step].topk(3).indices.tolist()
+            assert pitch - 54 in top
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = sampling_distribution(logits, top_p=0.75)
+    assert torch.allclose(kept, torch.tensor([[0.5 / 0.8, 0.3 / 0.8, 0.0, 0.0]]))
+
+
+def test_empty_seed_starts_from_the_start_distribution(tiny_model):
+    with torch.no_grad():
+        tiny_model.start_log_probs.fill_(-1e9)
+        tiny_model.start_log_probs[7] = 0.0
+    runs = generate(tiny_model, [], 5, rng_seed=0, num_variations=4)
+    assert all(run[0] == 54 + 7 for run in runs)
+
+
+def test_returned_probabilities_are_distributions(tiny_model):
+    _, probs = generate(tiny_model, SEED, 10, rng_seed=0, num_variations=2, return_probs=True)
+    assert probs.shape == (2, 10, 37)
+    assert torch.allclose(probs.sum(-1), torch.ones(2, 10))
+
+
+def test_seed_outside_range_is_folded(tiny_model):
+    low = generate(tiny_model, [36, 38, 40], 10, rng_seed=4)
+    same = generate(tiny_model, [60, 62, 64], 10, rng_seed=4)
+    assert low == same
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(length=-1), "Length"),
+        (dict(length=10, temperature=-1), "Temperature"),
+        (dict(length=10, beta=0), "Beta"),
+        (dict(length=10, top_k=0), "top-k"),
+        (dict(length=10, top_p=1.5), "top-p"),
+        (dict(length=10, num_variations=0), "variations"),
+    ],
+)
+def test_bad_settings_raise_seed_error(tiny_model, kwargs, words):
+    with pytest.raises(SeedError, match=words):
+        generate(tiny_model, SEED, **kwargs)
+
+
+def test_bad_seed_note_raises_seed_error(tiny_model):
+    with pytest.raises(SeedError, match="0 to 127"):
+        generate(tiny_model, [60, 200], 4)

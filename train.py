@@ -1,0 +1,140 @@
+"""Train (or refresh) the melody model on a folder of MIDI files.
+
+    python train.py                      # data/midi/ if it has MIDI files, else music21's folk songs
+    python train.py --data ~/my-midis --minutes 20
+    python train.py --resume             # continue the last interrupted run
+    torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
+
+Every run writes a new checkpoint in checkpoints/ (the previous ones are kept); the newest one is
+what `python -m melody generate` and the playground use by default.
+"""
+import argparse
+import datetime
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from melody import checkpoint as ckpt
+from melody.corpus import encode_folder, encode_folk_corpus, find_midi_files, split_songs
+from melody.distributed import launch
+from melody.encoding import EncodingConfig
+from melody.errors import MelodyError
+from melody.model import ModelConfig
+from melody.training import TrainConfig, state_path_for, train
+
+DEFAULT_DATA = Path("data/midi")
+FOLK = "folk"
+MODEL_FLAGS = {"embedding_size": int, "hidden_size": int, "num_layers": int, "dropout": float}
+TRAIN_FLAGS = {"epochs": int, "minutes": float, "batch_size": int, "crop_length": int, "learning_rate": float,
+               "weight_decay": float, "patience": int, "seed": int, "notes_per_epoch": int}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help=f"folder of .mid/.midi files, or '{FOLK}' for music21's folk songs "
+                                  f"(default: {DEFAULT_DATA}/ when it has MIDI files, else '{FOLK}')")
+    p.add_argument("--out", type=Path, help="checkpoint to write (default: checkpoints/<data>-<date-time>.pt)")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
+                   help="continue an interrupted run: its checkpoint path, or nothing for the latest run")
+    p.add_argument("--init-from", type=Path, metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    p.add_argument("--workers", type=int, help="processes for encoding MIDI files (default: all cores)")
+    p.add_argument("--no-cache", action="store_true", help="re-encode every file instead of using the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("model size (defaults: %s)" % ModelConfig())
+    for name, kind in MODEL_FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), type=kind)
+    g = p.add_argument_group("training (defaults: %s)" % TrainConfig())
+    for name, kind in TRAIN_FLAGS.items():
+        flag = "--lr" if name == "learning_rate" else "--" + name.replace("_", "-")
+        g.add_argument(flag, dest=name, type=kind)
+    return p.parse_args(argv)
+
+
+def given(args, names):
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def latest_state():
+    states = sorted((ckpt.CHECKPOINT_DIR / ".resume").glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    if not states:
+        raise MelodyError(f"No interrupted run to resume in {ckpt.CHECKPOINT_DIR}/.resume/. Start one with `python train.py`.")
+    return states[-1]
+
+
+def load_songs(data, encoding, args, context):
+    """Encode the training data (main process first, so the others read the cache)."""
+    if data is None:
+        data = str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA) else FOLK
+    kwargs = dict(config=encoding, cache_dir=None if args.no_cache else "default", workers=args.workers,
+                  progress=not args.quiet and context.is_main)
+    songs = skipped = None
+    for turn in (0, 1):
+        if context.is_main == (turn == 0):
+            songs, skipped = encode_folk_corpus(**kwargs) if data == FOLK else encode_folder(data, **kwargs)
+        context.barrier()
+    label = "music21's bundled folk songs (Essen, O'Neill's, Ryan's Mammoth)" if data == FOLK else f"'{data}'"
+    return data, songs, skipped, label
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    resume_state = init_state = None
+    model_config, train_config, encoding = ModelConfig(), TrainConfig(), EncodingConfig()
+    data, out = args.data, args.out
+    if args.resume:
+        state_file = latest_state() if args.resume == "latest" else Path(args.resume)
+        if state_file.parent.name != ".resume":
+            state_file = state_path_for(state_file)
+        resume_state = ckpt.read_file(state_file, ckpt.STATE_FORMAT)
+        model_config = ModelConfig(**resume_state["model_config"])
+        encoding = EncodingConfig(**resume_state["encoding_config"])
+        train_config = TrainConfig.from_dict(resume_state["train_config"])
+        data = data or resume_state["source"]
+        out = out or Path(resume_state["checkpoint"])
+        command = resume_state.get("command", command) + "  # resumed with: " + command
+    elif args.init_from:
+        init = ckpt.read_file(args.init_from, ckpt.FORMAT)
+        model_config = ModelConfig(**init["model_config"])
+        encoding = EncodingConfig(**init["encoding_config"])
+        init_state = init["model_state"]
+    model_config = replace(model_config, **given(args, MODEL_FLAGS)) if not (args.resume or args.init_from) else model_config
+    train_config = replace(train_config, **given(args, TRAIN_FLAGS))
+
+    with launch(args.device) as context:
+        data, songs, skipped, label = load_songs(data, encoding, args, context)
+        if context.is_main:
+            print(f"Training data: {label}: {len(songs)} songs, {sum(len(s.melody) for s in songs)} notes.")
+            if skipped:
+                names = ", ".join(n for n, _ in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+                print(f"Skipped {len(skipped)} unreadable or empty files: {names}")
+        if not songs:
+            raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
+        if out is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = ckpt.CHECKPOINT_DIR / f"{Path(str(data)).name or 'model'}-{stamp}.pt"
+            out = Path(context.broadcast(str(out)))
+        if out.exists() and not args.resume:
+            raise MelodyError(f"{out} already exists and is kept: choose another --out, or add --resume to continue it.")
+        parts = split_songs(songs)
+        if context.is_main:
+            print("Split by file: " + ", ".join(f"{k} {len(v)} songs" for k, v in parts.items())
+                  + f". Model: {model_config}. Device: {context.device}, {context.world_size} process(es).")
+        train(parts, out, model_config, train_config, encoding, context, source=data, skipped=skipped,
+              command=command, resume_state=resume_state, init_state=init_state, progress=not args.quiet)
+
+
+def cli(argv=None):
+    """``main`` with errors printed as one line instead of a traceback; returns the exit status."""
+    try:
+        main(argv)
+    except MelodyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
