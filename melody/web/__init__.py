@@ -1,0 +1,1 @@
+"""Browser-side pieces of the playground page (no music logic here)."""

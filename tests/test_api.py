@@ -1,0 +1,61 @@
+"""The /generate endpoint through a real HTTP client (gradio_client) against the running app."""
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import melody
+from midi_factory import POKEMON_DIR, write_notes
+
+POKEMON_SONG = POKEMON_DIR / "Pokemon - Pallet Town.mid"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture
+def song(tmp_path):
+    """A Pokémon file when ../shared is there, else a two-track file built here."""
+    if POKEMON_SONG.exists():
+        return POKEMON_SONG
+    lead = [(62 + (i * 5) % 12, i * 0.5, 0.5) for i in range(80)]
+    bass = [(38 + i % 5, i, 1.0) for i in range(40)]
+    return write_notes(tmp_path / "song.mid", lead, extra_tracks=[(bass, 33, False)])
+
+
+def test_generate_from_an_uploaded_midi(client, song):
+    audio, image, midi_path, summary = client.predict(midi_file=handle_file(str(song)), seed_notes="C4 D4 E4",
+                                                      temperature=1.0, length=48, rng_seed=1, tempo_bpm=120,
+                                                      api_name="/generate")
+    expected = melody.encode_midi(song)
+    seed = [p - expected.key_shift for p in expected.pitches[:64]]  # the file wins over the notes
+    notes = [n.pitch for n in pretty_midi.PrettyMIDI(midi_path).instruments[0].notes]
+    assert notes[:64] == seed and len(notes) == 64 + 48
+    samples, rate = soundfile.read(audio)
+    seconds = len(samples) / rate
+    assert abs(seconds - ((64 + 48) * 0.25 + 1.0)) < 0.1  # eighth notes at 120 BPM plus the release
+    assert np.sqrt(np.mean(samples**2)) > 1e-3
+    with open(image, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert expected.key in summary and "random seed 1" in summary
+
+
+def test_generate_from_notes_is_reproducible(client):
+    first = client.predict(seed_notes="C4 D4 E4", length=16, rng_seed=5, api_name="/generate")
+    second = client.predict(seed_notes="60 62 64", length=16, rng_seed=5, api_name="/generate")
+    notes = [[n.pitch for n in pretty_midi.PrettyMIDI(r[2]).instruments[0].notes] for r in (first, second)]
+    assert notes[0] == notes[1] and notes[0][:3] == [60, 62, 64] and len(notes[0]) == 19
+
+
+def test_bad_input_is_a_readable_error(client, tmp_path):
+    with pytest.raises(AppError, match="not a note"):
+        client.predict(seed_notes="C4 Q9", api_name="/generate")
+    bogus = tmp_path / "fake.mid"
+    bogus.write_bytes(b"this is not midi")
+    with pytest.raises(AppError, match="not a MIDI file"):
+        client.predict(midi_file=handle_file(str(bogus)), api_name="/generate")
+    assert client.predict(seed_notes="C4", length=4, rng_seed=1, api_name="/generate")[3]  # still serving

@@ -1,0 +1,110 @@
+"""The page in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium)."""
+import re
+import time
+from pathlib import Path
+
+import pretty_midi
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from midi_factory import POKEMON_DIR, write_melody
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "playground.png"
+DRAWN = [(0, 60), (1, 64), (2, 67), (3, 72), (4, 71), (5, 67)]  # C4 E4 G4 C5 B4 G4
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium).")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(app_url)
+    page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    yield page
+    assert not errors, errors
+    context.close()
+
+
+def cell(page, step, pitch):
+    return page.locator(f'#grid .pr-cell[data-step="{step}"][data-pitch="{pitch}"]')
+
+
+def wait_until(condition, seconds=60):
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            raise AssertionError(f"still false after {seconds} s: {condition}")
+        time.sleep(0.25)
+
+
+def audio_duration(page, element_id):
+    """Duration in seconds of the audio loaded in a gr.Audio (its player lives in a shadow DOM,
+    which Playwright's locators pierce), 0 while nothing is loaded."""
+    durations = page.locator(f"#{element_id} audio").evaluate_all(
+        "els => els.filter(e => e.src).map(e => isFinite(e.duration) ? e.duration : 0)")
+    return max(durations, default=0)
+
+
+def midi_notes(page, element_id, tmp_path):
+    link = page.locator(f"#{element_id} a").first
+    expect(link).to_be_visible(timeout=60_000)
+    data = page.request.get(link.get_attribute("href")).body()
+    path = tmp_path / f"{element_id}.mid"
+    path.write_bytes(data)
+    return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
+
+
+def test_page_opens_with_a_seed_ready(page):
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(15)  # Ode to Joy, drawn
+    expect(page.locator("#seed-text")).to_contain_text("E4 E4 F4 G4")
+    expect(page.locator("#seed-roll img")).to_be_visible()
+
+
+def test_draw_generate_hear_and_see(page, tmp_path):
+    page.locator('#grid [data-action="clear"]').click()
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(0)
+    for step, pitch in DRAWN:
+        cell(page, step, pitch).click()
+    expect(page.locator("#seed-text")).to_contain_text("C4 E4 G4 C5 B4 G4", timeout=30_000)
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-1") > 0)
+    expect(page.locator("#roll-1 img")).to_be_visible(timeout=60_000)
+    expect(page.locator("#summary textarea")).to_have_value(re.compile(r"random seed \d+"))
+    notes = midi_notes(page, "midi-1", tmp_path)
+    assert notes[: len(DRAWN)] == [p for _, p in DRAWN]
+    assert len(notes) == len(DRAWN) + 64
+    assert abs(audio_duration(page, "audio-1") - (len(notes) * 0.25 + 1.0)) < 0.1
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # Continue makes the result the new seed; Undo brings the drawn seed back.
+    page.locator("#continue-1").click()
+    expect(page.locator("#seed-text")).to_contain_text(f"{len(DRAWN) + 64} notes", timeout=30_000)
+    page.locator("#undo-seed").click()
+    expect(page.locator("#seed-text")).to_contain_text(f"{len(DRAWN)} notes from the grid", timeout=30_000)
+
+
+def test_upload_shows_what_the_encoder_found(page, tmp_path):
+    song = POKEMON_DIR / "Pokemon - Pallet Town.mid"
+    if not song.exists():
+        song = write_melody(tmp_path / "tune.mid", [62, 64, 66, 67, 69, 71, 73, 74] * 10)
+    page.get_by_role("tab", name="Upload MIDI").click()
+    page.locator("#upload input[type=file]").set_input_files(str(song))
+    expect(page.locator("#seed-text")).to_contain_text(song.name, timeout=30_000)
+    expect(page.locator("#upload-info")).to_contain_text("semitones", timeout=30_000)

@@ -1,0 +1,114 @@
+import numpy as np
+import pretty_midi
+import pytest
+import soundfile
+
+from melody import SeedError
+from melody import playground as pg
+from melody.render import SAMPLE_RATE_HZ, TAIL_SECONDS
+from midi_factory import C_MAJOR_SCALE, write_melody
+
+
+def test_seed_from_typed_notes_keeps_its_key():
+    seed = pg.seed_from_notes("D4 E4 F#4 G4 A4 B4 C#5 D5")
+    assert seed.key == "D major" and seed.key_shift == -2
+    assert list(seed.pitches) == C_MAJOR_SCALE
+    assert seed.original_pitches() == [p + 2 for p in C_MAJOR_SCALE]
+
+
+def test_seed_from_grid_skips_empty_steps_and_junk():
+    seed = pg.seed_from_grid([60, None, 64, "x", True, 200, 67])
+    assert list(seed.pitches) == [60, 64, 67]
+    with pytest.raises(SeedError, match="grid is empty"):
+        pg.seed_from_grid([None, None])
+
+
+def test_seed_from_midi_takes_the_chosen_part(tmp_path):
+    path = write_melody(tmp_path / "d.mid", [p + 2 for p in C_MAJOR_SCALE * 2], tempo=90)
+    seed, melody = pg.seed_from_midi(path, start=2, count=3)
+    assert list(seed.pitches) == C_MAJOR_SCALE[2:5]
+    assert seed.key_shift == -2 and seed.tempo_bpm == pytest.approx(90, abs=0.01)
+    assert len(melody) == 16 and "notes 2-4" in seed.source
+    with pytest.raises(SeedError, match="past the end"):
+        pg.seed_from_midi(path, start=16)
+
+
+def test_empty_or_bad_typed_seed_says_what_to_do():
+    with pytest.raises(SeedError, match="empty"):
+        pg.seed_from_notes("   ")
+    with pytest.raises(SeedError, match="not a note"):
+        pg.seed_from_notes("C4 Q4")
+
+
+def test_undo_walks_back_through_seeds_and_live_edits_do_not_pile_up():
+    first = pg.seed_from_notes("C4 D4")
+    session = pg.new_session(first)
+    upload = pg.Seed((60, 62, 64), source="song.mid")
+    session = pg.with_seed(session, upload)
+    for text in ("C4", "C4 E4", "C4 E4 G4"):  # typing, live
+        session = pg.with_seed(session, pg.seed_from_notes(text), live=True)
+    assert list(session["seed"].pitches) == [60, 64, 67]
+    session = pg.undo_seed(session)
+    assert session["seed"] == upload
+    session = pg.undo_seed(session)
+    assert session["seed"] == first
+    with pytest.raises(SeedError, match="Nothing to undo"):
+        pg.undo_seed(session)
+
+
+def test_continue_appends_the_result_to_the_seed():
+    seed = pg.Seed((60, 62), key_shift=-2, key="D major")
+    longer = pg.continue_from(seed, [64, 65])
+    assert list(longer.pitches) == [60, 62, 64, 65] and longer.key_shift == -2
+
+
+@pytest.mark.parametrize("settings, words", [(pg.Settings(length=0), "Length"), (pg.Settings(length=513), "Length"),
+                                             (pg.Settings(variations=5), "Variations"),
+                                             (pg.Settings(tempo_bpm=1), "Tempo"), (pg.Settings(program=128), "Instrument")])
+def test_settings_out_of_range_are_refused(settings, words):
+    with pytest.raises(SeedError, match=words):
+        settings.checked()
+
+
+@pytest.fixture(scope="module")
+def playground(tmp_path_factory):
+    return pg.Playground(output_dir=tmp_path_factory.mktemp("out"), voices=1)
+
+
+def test_generate_writes_audio_roll_midi_for_every_variation(playground):
+    seed = pg.seed_from_notes("D4 E4 F#4 G4")
+    result = playground.generate(seed, pg.Settings(length=12, rng_seed=3, variations=2, tempo_bpm=120))
+    assert len(result.variations) == 2
+    for v in result.variations:
+        notes = [n.pitch for n in pretty_midi.PrettyMIDI(str(v.midi_path)).instruments[0].notes]
+        assert notes[:4] == [62, 64, 66, 67] and notes[4:] == v.pitches and len(v.pitches) == 12
+        audio, rate = soundfile.read(v.audio_path)
+        assert rate == SAMPLE_RATE_HZ
+        assert abs(len(audio) / rate - (16 * 0.25 + TAIL_SECONDS)) < 0.05
+        assert np.sqrt(np.mean(audio**2)) > 1e-3
+        assert v.roll_path.read_bytes()[:4] == b"\x89PNG" and v.histogram_path.read_bytes()[:4] == b"\x89PNG"
+    assert "random seed 3" in result.summary and "D major" in result.summary
+    again = playground.generate(seed, pg.Settings(length=12, rng_seed=3, variations=2))
+    assert [v.pitches for v in again.variations] == [v.pitches for v in result.variations]
+
+
+def test_model_key_output_stays_in_c(playground):
+    seed = pg.seed_from_notes("D4 E4 F#4 G4")
+    result = playground.generate(seed, pg.Settings(length=4, rng_seed=1, original_key=False))
+    notes = [n.pitch for n in pretty_midi.PrettyMIDI(str(result.variations[0].midi_path)).instruments[0].notes]
+    assert notes[:4] == [60, 62, 64, 65]
+
+
+def test_unknown_checkpoint_or_soundfont_are_refused(playground):
+    seed = pg.seed_from_notes("C4 D4")
+    with pytest.raises(SeedError, match="Unknown checkpoint"):
+        playground.generate(seed, pg.Settings(length=4), checkpoint="../../etc/passwd")
+    with pytest.raises(SeedError, match="Unknown soundfont"):
+        playground.generate(seed, pg.Settings(length=4), soundfont=99)
+
+
+def test_old_result_files_are_cleaned(playground):
+    playground.generate(pg.seed_from_notes("C4 D4"), pg.Settings(length=4, rng_seed=1))
+    assert any(playground.output_dir.iterdir())
+    playground.clean_old_files(max_age_seconds=-1)
+    assert not any(playground.output_dir.iterdir())
