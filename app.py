@@ -8,6 +8,7 @@ Layout and wiring only: the work lives in melody.playground.
 import argparse
 import functools
 import os
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -98,6 +99,9 @@ def build(playground):
                     beta = gr.Slider(0.5, 30, 15, step=0.5, label="beta (the original used 15)")
                     top_k = gr.Slider(0, 37, 0, step=1, label="top-k (0 = off)")
                     top_p = gr.Slider(0.05, 1.0, 1.0, step=0.05, label="top-p (1 = off)")
+                    memory = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Song memory",
+                                       info="how often the melody's own phrases come back: 1 = as much as in the "
+                                            "training songs, 0 = never on purpose")
                     with gr.Row():
                         rng_seed = gr.Number(1, label="Random seed", precision=0, elem_id="rng-seed")
                         fresh = gr.Checkbox(True, label="New random seed each time")
@@ -159,11 +163,11 @@ def build(playground):
                    api_visibility="private")
 
         # --- generation ---------------------------------------------------------------------------
-        def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, rng, new_rng, bpm, prog, back, shade):
+        def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade):
             settings = pg.Settings(length=n, temperature=temp, beta=b if how != "temperature" else None,
                                    top_k=k or None, top_p=p, rng_seed=None if new_rng else rng, tempo_bpm=bpm,
                                    program=prog, original_key=back, variations=k_variations,
-                                   show_probabilities=shade)
+                                   show_probabilities=shade, memory=mem)
             result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
             state = dict(state, results=[v.model_pitches for v in result.variations])
             updates = [state, result.settings.rng_seed, result.summary]
@@ -177,7 +181,8 @@ def build(playground):
             return updates
 
         generate.click(user_errors(run), [session, checkpoint, soundfont, temperature, length, variations, rule, beta,
-                                          top_k, top_p, rng_seed, fresh, tempo, program, original_key, show_probs],
+                                          top_k, top_p, memory, rng_seed, fresh, tempo, program, original_key,
+                                          show_probs],
                        [session, rng_seed, summary, *[c for group in outputs for c in group[:5]]],
                        api_visibility="private", concurrency_id="generate")
 
@@ -195,20 +200,21 @@ def build(playground):
             api_inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), gr.Number(1.0), gr.Number(64, precision=0),
                           gr.Number(None, precision=0), gr.Number(None), gr.Number(None, precision=0), gr.Number(None),
                           gr.Number(None), gr.Number(0, precision=0), gr.Checkbox(True), gr.Number(0, precision=0),
-                          gr.Number(64, precision=0)]
+                          gr.Number(64, precision=0), gr.Number(0.5)]
             api_outputs = [gr.Audio(label="audio"), gr.Image(label="piano_roll", type="filepath", format="png"),
                            gr.File(label="midi"), gr.Textbox(label="summary")]
             api_button = gr.Button()
 
         def api_generate(midi_file=None, seed_notes=pg.DEFAULT_SEED_NOTES, temperature=1.0, length=64, rng_seed=None, beta=None,
                          top_k=None, top_p=None, tempo_bpm=None, program=0, original_key=True, seed_start=0,
-                         seed_count=64):
+                         seed_count=64, memory=0.5):
             """Continue a seed: an uploaded MIDI file (notes seed_start.. of its melody) wins over seed_notes.
-            Returns the audio (OGG), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
+            Returns the audio (MP3), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
             seed = pg.seed_from_midi(midi_file, seed_start, seed_count)[0] if midi_file else pg.seed_from_notes(seed_notes or "")
             tempo = tempo_bpm or min(max(seed.tempo_bpm, 40.0), 240.0)  # default: the file's own tempo
             settings = pg.Settings(length=length, temperature=temperature, beta=beta, top_k=top_k, top_p=top_p,
-                                   rng_seed=rng_seed, tempo_bpm=tempo, program=program, original_key=original_key)
+                                   rng_seed=rng_seed, tempo_bpm=tempo, program=program, original_key=original_key,
+                                   memory=memory, histogram=False)  # the API returns no histogram: not drawn
             result = playground.generate(seed, settings)
             v = result.variations[0]
             return str(v.audio_path), str(v.roll_path), str(v.midi_path), result.summary
@@ -229,6 +235,7 @@ def main():
     playground = pg.Playground(voices=args.concurrency)
     demo = build(playground)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    threading.Thread(target=playground.warm_up, daemon=True).start()
     print(f"Melody playground: http://{args.host}:{args.port}  (model {playground.default_checkpoint().name}; "
           f"sound: {playground.renderer(0).describe()})", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_UPLOAD,

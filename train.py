@@ -81,7 +81,7 @@ def load_songs(data, encoding, args, context):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    resume_state = init_state = None
+    resume_state = init_state = init_index = None
     model_config, train_config, encoding = ModelConfig(), TrainConfig(), EncodingConfig()
     data, out = args.data, args.out
     if args.resume:
@@ -99,7 +99,7 @@ def main(argv=None):
         init = ckpt.read_file(args.init_from, ckpt.FORMAT)
         model_config = ModelConfig(**init["model_config"])
         encoding = EncodingConfig(**init["encoding_config"])
-        init_state = init["model_state"]
+        init_state, init_index = init["model_state"], init.get("originality")
     model_config = replace(model_config, **given(args, MODEL_FLAGS)) if not (args.resume or args.init_from) else model_config
     train_config = replace(train_config, **given(args, TRAIN_FLAGS))
 
@@ -123,7 +123,8 @@ def main(argv=None):
             print("Split by file: " + ", ".join(f"{k} {len(v)} songs" for k, v in parts.items())
                   + f". Model: {model_config}. Device: {context.device}, {context.world_size} process(es).")
         train(parts, out, model_config, train_config, encoding, context, source=data, skipped=skipped,
-              command=command, resume_state=resume_state, init_state=init_state, progress=not args.quiet)
+              command=command, resume_state=resume_state, init_state=init_state, init_index=init_index,
+              progress=not args.quiet)
 
 
 def cli(argv=None):

@@ -28,8 +28,9 @@ def main():
     parser.add_argument("settings", nargs="+", help='name="train.py flags"')
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    print("| setting | flags | epochs | minutes | val bits/note | test bits/note | trigram test | test ratio |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| setting | flags | epochs | minutes | val (LSTM) | test (LSTM) | test (with memory) | trigram test "
+          "| ratio (LSTM) | ratio (with memory) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for item in args.settings:
         name, _, flags = item.partition("=")
         out = args.out_dir / f"{name}.pt"
@@ -43,12 +44,13 @@ def main():
             minutes = float("nan")
         m = load_model(out).info["metrics"]
         row = dict(name=name, flags=flags, epochs=m["epochs"], minutes=minutes, val=m["val_bits_per_note"],
-                   test=m.get("test_bits_per_note"), trigram=m.get("trigram_test_bits_per_note"),
-                   ratio=m.get("test_ratio_to_trigram"))
+                   test_lstm=m["test_bits_per_note_lstm"], test=m["test_bits_per_note"],
+                   trigram=m["trigram_test_bits_per_note"], ratio_lstm=m["test_ratio_to_trigram_lstm"],
+                   ratio=m["test_ratio_to_trigram"])
         with open(args.out_dir / "results.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")
-        print(f"| {name} | `{flags}` | {row['epochs']} | {minutes:.1f} | {row['val']:.3f} | {row['test']:.3f} | "
-              f"{row['trigram']:.3f} | {row['ratio']:.3f} |", flush=True)
+        print(f"| {name} | `{flags}` | {row['epochs']} | {minutes:.1f} | {row['val']:.3f} | {row['test_lstm']:.3f} | "
+              f"{row['test']:.3f} | {row['trigram']:.3f} | {row['ratio_lstm']:.3f} | {row['ratio']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -67,9 +67,11 @@ def build_model(payload, name="checkpoint"):
     try:
         config = ModelConfig(**payload["model_config"])
         model = MelodyLSTM(config)
-        model.load_state_dict(payload["model_state"])
+        state = dict(payload["model_state"])
+        state.setdefault("memory_weights", model.memory_weights)  # saved before the song memory existed
+        model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
-        reason = str(exc).splitlines()[0]
+        reason = " ".join(line.strip() for line in str(exc).splitlines())[:300]
         raise CheckpointError(f"'{name}' does not match this version's model ({reason}). {RETRAIN_HINT}") from None
     return model.eval()
 

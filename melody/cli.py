@@ -23,7 +23,7 @@ def cmd_generate(args):
         seed = melody_from_pitches(parse_notes(args.seed or ""), model.encoding)
         seed_pitches = list(seed.pitches)
     continuation = generate(model, seed_pitches, args.length, temperature=args.temperature, beta=args.beta,
-                            top_k=args.top_k, top_p=args.top_p, rng_seed=args.rng_seed)[0]
+                            top_k=args.top_k, top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory)[0]
     key_shift = seed.key_shift if args.original_key else 0
     tempo = args.tempo or (seed.tempo_bpm if args.seed_midi else 120.0)
     notes_to_midi(seed_pitches + continuation, tempo=tempo, program=args.program, key_shift=key_shift).write(str(args.out))
@@ -54,7 +54,7 @@ def cmd_encode(args):
 def cmd_evaluate(args):
     model = load_model(args.checkpoint)
     songs, skipped = encode_files(find_midi_files(args.data), config=model.encoding, progress=not args.json)
-    bits, notes = total_bits(model, [s.melody.tokens for s in songs])
+    bits, notes = total_bits(model, [s.melody.tokens for s in songs], memory=not args.no_memory)
     result = {"bits_per_note": bits / max(notes, 1), "notes": notes, "files": len(songs)}
     if args.json:
         print(json.dumps(result))
@@ -78,6 +78,9 @@ def build_parser():
     g.add_argument("--beta", type=float, help="the original's softmax base: sample from p**beta (it used 15)")
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)
+    g.add_argument("--memory", type=float, default=0.5,
+                   help="song memory: 1 = reuse the melody's own phrases as much as fitted, 0 = the LSTM alone "
+                        "(default 0.5)")
     g.add_argument("--rng-seed", type=int, help="make the result reproducible")
     g.add_argument("--tempo", type=float, help="BPM of the output (default: the seed file's, else 120)")
     g.add_argument("--program", type=int, default=0, help="General MIDI instrument 0..127 (default piano)")
@@ -95,6 +98,7 @@ def build_parser():
     v = sub.add_parser("evaluate", help="bits per note of a checkpoint on every MIDI file in a folder")
     v.add_argument("--data", required=True, type=Path)
     v.add_argument("--checkpoint", type=Path)
+    v.add_argument("--no-memory", action="store_true", help="score the LSTM alone, without the song memory")
     v.add_argument("--json", action="store_true")
     v.set_defaults(run=cmd_evaluate)
     return parser

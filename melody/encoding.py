@@ -16,7 +16,7 @@ from .midi_io import load_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH
 
 # Bump whenever the encoder's output could change: it keys the training-data cache.
-ENCODER_VERSION = 1
+ENCODER_VERSION = 2
 MAX_KEY_WEIGHT_BEATS = 4.0  # a held note counts at most a whole bar towards the key estimate
 
 
@@ -58,6 +58,8 @@ class Melody:
         Notes dropped because a higher note started on the same 16th.
     notes_in_source : int
         Non-drum notes the source held.
+    notes_past_limits : int
+        Notes not read because the file is longer than the reading limits (see ``midi_io``).
     source : str
         File name or description of the source.
     """
@@ -71,6 +73,7 @@ class Melody:
     drum_tracks_dropped: int = 0
     notes_under_melody: int = 0
     notes_in_source: int = 0
+    notes_past_limits: int = 0
     source: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -80,9 +83,10 @@ class Melody:
     def summary(self):
         """One line describing what was extracted."""
         shift = f"{self.key_shift:+d} semitones" if self.key_shift else "no shift"
+        cut = f"; {self.notes_past_limits} notes past the reading limits left out" if self.notes_past_limits else ""
         return (
             f"{len(self)} notes from {self.notes_in_source}; key {self.key} ({shift} to C); "
-            f"{self.notes_folded} folded into range; {self.drum_tracks_dropped} drum tracks dropped"
+            f"{self.notes_folded} folded into range; {self.drum_tracks_dropped} drum tracks dropped{cut}"
         )
 
 
@@ -148,7 +152,8 @@ def melody_from_pretty_midi(midi, config=EncodingConfig(), source=""):
             pitches.append(note.pitch)
     tempo_times, tempi = midi.get_tempo_changes()
     tempo = float(tempi[0]) if len(tempi) else 120.0
-    info = dict(tempo_bpm=tempo, drum_tracks_dropped=drums, source=source)
+    info = dict(tempo_bpm=tempo, drum_tracks_dropped=drums, source=source,
+                notes_past_limits=getattr(midi, "notes_dropped", 0))
     if not pitches:
         return Melody(tokens=(), pitches=(), **info)
     start_ticks = np.array([midi.time_to_tick(t) for t in starts], dtype=np.float64)

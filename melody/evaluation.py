@@ -1,45 +1,61 @@
 """Bits per note of a model, teacher-forced over whole songs: the one measure used in training and evaluation."""
-import math
-
+import numpy as np
 import torch
-import torch.nn.functional as F
+
+from .memory import memory_predictions, mix
 
 
 @torch.no_grad()
-def total_bits(model, sequences, batch_size=16, device="cpu"):
-    """Sum of ``-log2 p(note)`` over every note of every sequence, and the number of notes.
-
-    The first note of a song is scored by ``model.start_log_probs``, every later one by the LSTM
-    given all earlier notes of the song.
-    """
+def note_probabilities(model, sequences, batch_size=16, device="cpu"):
+    """The LSTM's probability of every note of every sequence, given the earlier notes of its song
+    (the first note by ``model.start_log_probs``). Returns one float64 array per sequence."""
     was_training = model.training
     model.eval()
-    bits, notes = 0.0, 0
-    ordered = sorted((list(s) for s in sequences if len(s)), key=len)
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    out = [np.zeros(0)] * len(sequences)
+    start = torch.exp(model.start_log_probs).cpu().double().numpy()
     try:
-        for i in range(0, len(ordered), batch_size):
-            batch = ordered[i : i + batch_size]
+        for i in range(0, len(order), batch_size):
+            batch = [list(sequences[j]) for j in order[i : i + batch_size] if len(sequences[j])]
+            chosen = [j for j in order[i : i + batch_size] if len(sequences[j])]
+            if not batch:
+                continue
             longest = max(len(s) for s in batch)
             tokens = torch.zeros(len(batch), longest, dtype=torch.long)
-            mask = torch.zeros(len(batch), longest, dtype=torch.bool)
             for row, seq in enumerate(batch):
                 tokens[row, : len(seq)] = torch.tensor(seq)
-                mask[row, : len(seq)] = True
-            tokens, mask = tokens.to(device), mask.to(device)
-            first = -model.start_log_probs[tokens[:, 0]].sum()
-            nats = first.item()
+            probs = np.ones((len(batch), longest))
             if longest > 1:
-                logits, _ = model(tokens[:, :-1])
-                loss = F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], reduction="none")
-                nats += loss[mask[:, 1:]].sum().item()
-            bits += nats / math.log(2)
-            notes += int(mask.sum())
+                logits, _ = model(tokens[:, :-1].to(device))
+                picked = torch.log_softmax(logits.float(), -1).gather(-1, tokens[:, 1:, None].to(device))[..., 0]
+                probs[:, 1:] = torch.exp(picked.double()).cpu().numpy()
+            for row, (j, seq) in enumerate(zip(chosen, batch)):
+                song = probs[row, : len(seq)]
+                song[0] = start[seq[0]]
+                out[j] = song
     finally:
         model.train(was_training)
+    return out
+
+
+def total_bits(model, sequences, batch_size=16, device="cpu", memory=True):
+    """Sum of ``-log2 p(note)`` over every note of every sequence, and the number of notes.
+
+    ``p`` is the model's full prediction: the LSTM mixed with the song memory by the model's
+    ``memory_weights`` (all zero until fitted); ``memory=False`` scores the LSTM alone.
+    """
+    weights = model.memory_weights.cpu().numpy()
+    bits, notes = 0.0, 0
+    for seq, probs in zip(sequences, note_probabilities(model, sequences, batch_size, device)):
+        if memory and weights.any() and len(seq):
+            orders, remembered = memory_predictions(seq, model.config.vocab_size, model.config.memory_order)
+            probs = mix(probs, remembered, orders, weights)
+        bits += float(-np.log2(np.maximum(probs, 1e-300)).sum())
+        notes += len(seq)
     return bits, notes
 
 
-def bits_per_note(model, sequences, batch_size=16, device="cpu"):
+def bits_per_note(model, sequences, batch_size=16, device="cpu", memory=True):
     """Average bits per note of ``model`` over ``sequences`` (lists of tokens); lower is better."""
-    bits, notes = total_bits(model, sequences, batch_size, device)
+    bits, notes = total_bits(model, sequences, batch_size, device, memory)
     return bits / max(notes, 1)

@@ -9,12 +9,17 @@ import pretty_midi
 from .errors import MidiError, SeedError
 
 HINT = "Use a Standard MIDI File (.mid/.midi), e.g. one exported from a notation program or a DAW."
+MAX_TICKS = 4_000_000  # about an hour at 480 ticks per beat; later events are dropped
+MAX_NOTES = 200_000  # notes read per file; later ones are dropped
 
 
 def load_midi(path):
-    """Read a MIDI file into a ``pretty_midi.PrettyMIDI``, forgiving small faults.
+    """Read a MIDI file into a ``pretty_midi.PrettyMIDI``, forgiving what can be forgiven.
 
-    Data bytes above 127 (seen in real files) are clipped to 127 instead of rejecting the file.
+    Data bytes above 127 (seen in real files) are clipped to 127; SMPTE (frames per second)
+    timing is converted; format-2 tracks are played one after another; events after
+    ``MAX_TICKS`` and notes after the first ``MAX_NOTES`` are dropped (the count is in
+    ``midi.notes_dropped``).
 
     Raises
     ------
@@ -37,13 +42,102 @@ def load_midi_bytes(data, name="file"):
     if not data.startswith(b"MThd"):
         raise MidiError(f"'{name}' is not a MIDI file: it does not start with a MIDI header. {HINT}")
     try:
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError... on damaged files
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, EOFError) or "end of file" in reason.lower():
+            reason = "it ends in the middle of a track: the file is truncated or a track length is wrong"
+        raise MidiError(f"'{name}' could not be read as MIDI ({reason}). {HINT}") from None
+    if not midi.tracks:
+        raise MidiError(f"'{name}' has a MIDI header but no tracks, so there are no notes. {HINT}")
+    dropped = _make_safe(midi, name)
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-            return pretty_midi.PrettyMIDI(mido_object=midi)
-    except Exception as exc:  # mido and pretty_midi raise many types on damaged files
-        reason = str(exc) or type(exc).__name__
-        raise MidiError(f"'{name}' could not be read as MIDI ({reason}). The file may be damaged. {HINT}") from None
+            result = pretty_midi.PrettyMIDI(mido_object=midi)
+    except Exception as exc:  # pretty_midi on inputs mido accepted but it cannot interpret
+        raise MidiError(f"'{name}' could not be read as MIDI ({exc or type(exc).__name__}). {HINT}") from None
+    result.notes_dropped = dropped
+    return result
+
+
+def _make_safe(midi, name):
+    """Adjust a parsed file in place so that pretty_midi reads it in bounded time and memory;
+    returns the number of notes dropped."""
+    if midi.ticks_per_beat == 0:
+        raise MidiError(f"'{name}' says its beats have 0 ticks (a broken header), so no note has a time. {HINT}")
+    if midi.ticks_per_beat < 0:  # SMPTE: -frames per second in the high byte, ticks per frame in the low
+        raw = midi.ticks_per_beat & 0xFFFF
+        frames, ticks = 256 - (raw >> 8), raw & 0xFF
+        if not ticks:
+            raise MidiError(f"'{name}' uses SMPTE timing with 0 ticks per frame, so no note has a time. {HINT}")
+        midi.ticks_per_beat = max(1, frames * ticks // 2)  # one beat = half a second at the default 120 BPM
+        for track in midi.tracks:
+            _rebuild(track, [(t, m) for t, m in _absolute(track) if m.type != "set_tempo"])
+    if midi.type == 2:  # independent patterns: one after another
+        offset = 0
+        for track in midi.tracks:
+            events = _absolute(track)
+            _rebuild(track, [(t + offset, m) for t, m in events])
+            offset += events[-1][0] if events else 0
+        midi.type = 1
+    dropped = notes = 0
+    for track in midi.tracks:
+        tick = count = 0
+        for message in track:  # a cheap first pass: most files fit and are left as they are
+            tick += message.time
+            count += message.type == "note_on" and message.velocity > 0
+            if tick > MAX_TICKS or notes + count > MAX_NOTES:
+                break
+        else:
+            notes += count
+            continue
+        kept, cut = _cut(track, MAX_NOTES - notes)
+        notes, dropped = notes + kept, dropped + cut
+    return dropped
+
+
+def _cut(track, note_budget):
+    """Drop a track's notes past ``MAX_TICKS`` or past ``note_budget``; a note held past the
+    limit ends there. Returns (notes kept, notes dropped)."""
+    kept, events, dropped = 0, [], 0
+    for tick, message in _absolute(track):
+        if message.type == "note_on" and message.velocity > 0:
+            if tick > MAX_TICKS or kept >= note_budget:
+                dropped += 1
+                continue
+            kept += 1
+        elif tick > MAX_TICKS:
+            if message.type not in ("note_off", "note_on"):
+                continue
+            tick = MAX_TICKS
+        events.append((tick, message))
+    _rebuild(track, events)
+    return kept, dropped
+
+
+def _absolute(track):
+    tick, events = 0, []
+    for message in track:
+        tick += message.time
+        events.append((tick, message))
+    return events
+
+
+def _rebuild(track, events):
+    """Replace a track's messages by ``(absolute tick, message)`` events (in time order)."""
+    now = 0
+    track[:] = []
+    for tick, message in sorted(events, key=lambda e: e[0]):
+        message.time = tick - now  # the messages were parsed for us alone: adjusting them in place is safe
+        track.append(message)
+        now = tick
+
+
+def note_span(index, tempo=120.0, note_beats=0.5):
+    """``(start, end)`` in seconds of note number ``index`` when every note lasts ``note_beats`` beats."""
+    seconds = 60.0 / float(tempo) * note_beats
+    return index * seconds, (index + 1) * seconds
 
 
 def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, velocity=96):
@@ -75,9 +169,8 @@ def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, 
         raise SeedError(f"Tempo must be above 0 BPM, got {tempo}.")
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
     instrument = pretty_midi.Instrument(program=int(program), name="melody")
-    seconds = 60.0 / float(tempo) * note_beats
     for i, pitch in enumerate(pitches):
         shifted = min(127, max(0, int(pitch) - int(key_shift)))
-        instrument.notes.append(pretty_midi.Note(velocity, shifted, i * seconds, (i + 1) * seconds))
+        instrument.notes.append(pretty_midi.Note(velocity, shifted, *note_span(i, tempo, note_beats)))
     midi.instruments.append(instrument)
     return midi

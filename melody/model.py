@@ -16,6 +16,7 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.3
+    memory_order: int = 12  # longest context the song memory matches (see melody/memory.py)
 
     def to_dict(self):
         return asdict(self)
@@ -24,9 +25,10 @@ class ModelConfig:
 class MelodyLSTM(nn.Module):
     """Predicts the next token of a melody from the tokens so far.
 
-    ``start_log_probs`` (a buffer, saved with the weights) is the distribution of a melody's first
-    note, i.e. the training data's note frequencies: it scores the first note in evaluation and
-    starts generation from an empty seed.
+    Two buffers are saved with the weights: ``start_log_probs``, the distribution of a melody's
+    first note (the training data's note frequencies), which scores the first note in evaluation
+    and starts generation from an empty seed; and ``memory_weights``, the weight of the song
+    memory for each match length (all 0, i.e. no memory, until fitted after training).
     """
 
     def __init__(self, config=ModelConfig()):
@@ -44,6 +46,7 @@ class MelodyLSTM(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         uniform = torch.full((config.vocab_size,), -torch.log(torch.tensor(float(config.vocab_size))))
         self.register_buffer("start_log_probs", uniform)
+        self.register_buffer("memory_weights", torch.zeros(config.memory_order + 1))
 
     def forward(self, tokens, state=None):
         """Logits of the next token after every position.

@@ -15,15 +15,19 @@ from . import plots
 from .checkpoint import list_checkpoints, load_model, newest_checkpoint
 from .encoding import encode_midi, melody_from_pitches
 from .errors import SeedError
-from .midi_io import notes_to_midi
+from .midi_io import note_span, notes_to_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, parse_notes
-from .render import Renderer, encode_audio, find_soundfonts
+from .originality import longest_shared_run
+from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
+from .sandbox import call_limited
 from .sampling import generate
 
 MAX_LENGTH_NOTES = 512
 MAX_VARIATIONS = 4
 MAX_SEED_NOTES = 1024
 MAX_AUDIO_SECONDS = 600
+UPLOAD_READ_SECONDS = 20.0
+UPLOAD_READ_BYTES = 1 << 30
 NOTE_BEATS = 0.5  # every note is an eighth note
 FILE_LIFETIME_SECONDS = 3600
 MAX_UNDO = 50
@@ -70,6 +74,8 @@ class Settings:
     original_key: bool = True
     variations: int = 1
     show_probabilities: bool = True
+    memory: float = 0.5
+    histogram: bool = True
 
     def checked(self):
         """These settings, or a ``SeedError`` saying which one is out of range."""
@@ -79,6 +85,8 @@ class Settings:
             raise SeedError(f"Variations must be from 1 to {MAX_VARIATIONS}, got {self.variations}.")
         if not 20 <= float(self.tempo_bpm) <= 400:
             raise SeedError(f"Tempo must be from 20 to 400 BPM, got {self.tempo_bpm}.")
+        if not 0 <= float(self.memory) <= 1:
+            raise SeedError(f"Song memory must be from 0 to 1, got {self.memory}.")
         if not 0 <= int(self.program) <= 127:
             raise SeedError(f"Instrument must be a General MIDI program from 0 to 127, got {self.program}.")
         rng = int(self.rng_seed) if self.rng_seed is not None else random.randrange(2**31)
@@ -95,6 +103,7 @@ class Variation:
     roll_path: Path
     midi_path: Path
     histogram_path: Path
+    shared_run: tuple = (0, None)  # longest run of notes shared with a training song, and which song
 
 
 @dataclass
@@ -134,8 +143,9 @@ def seed_from_grid(value):
 
 
 def seed_from_midi(path, start=0, count=64):
-    """A seed from notes ``start .. start+count`` of a MIDI file's melody, and the whole ``Melody``."""
-    melody = encode_midi(path)
+    """A seed from notes ``start .. start+count`` of a MIDI file's melody, and the whole ``Melody``.
+    The file is read in a separate process with time and memory limits: it may be hostile."""
+    melody = call_limited(encode_midi, path, seconds=UPLOAD_READ_SECONDS, memory_bytes=UPLOAD_READ_BYTES)
     start, count = int(start or 0), int(count or 64)
     if not 0 <= start < len(melody):
         raise SeedError(f"Start note {start} is past the end: this melody has {len(melody)} notes (0 to {len(melody) - 1}).")
@@ -232,6 +242,13 @@ class Playground:
                 self._renderers[index] = Renderer(font, voices=self.voices)
             return self._renderers[index]
 
+    def warm_up(self):
+        """Load the default model and render every pitch at the default tempo and instrument, so
+        that the first Generate is as quick as the next ones (run it in the background)."""
+        model = self.model()
+        pitches = range(model.encoding.lowest_pitch - 6, model.encoding.highest_pitch + 7)
+        self.renderer(0).render_audio(notes_to_midi(list(pitches), tempo=Settings.tempo_bpm, note_beats=NOTE_BEATS))
+
     def clean_old_files(self, max_age_seconds=FILE_LIFETIME_SECONDS):
         cutoff = time.time() - max_age_seconds
         for entry in self.output_dir.iterdir():
@@ -254,51 +271,88 @@ class Playground:
         return plots.save_png(figure, self._folder("seed-") / "seed.png")
 
     def seed_audio(self, seed, tempo_bpm=120.0, program=0, soundfont=0):
-        """OGG file of the seed alone, in its own key."""
+        """MP3 file of the seed alone, in its own key."""
         midi = notes_to_midi(seed.original_pitches(), tempo=tempo_bpm, program=program, note_beats=NOTE_BEATS)
         renderer = self.renderer(soundfont)
         audio = renderer.render_audio(midi, max_seconds=MAX_AUDIO_SECONDS)
-        return encode_audio(audio, renderer.sample_rate_hz, self._folder("seed-") / "seed.ogg")
+        return encode_audio(audio, renderer.sample_rate_hz, self._folder("seed-") / "seed.mp3")
 
     def generate(self, seed, settings=Settings(), checkpoint=None, soundfont=0):
-        """Continue ``seed``: for every variation an OGG file, a piano-roll PNG, a MIDI file (seed
-        then continuation) and a pitch-class histogram PNG, plus a one-paragraph summary."""
+        """Continue ``seed``: for every variation an MP3 file, a piano-roll PNG, a MIDI file (seed
+        then continuation) and, when ``settings.histogram``, a pitch-class histogram PNG; plus a
+        one-paragraph summary. The audio is mixed as the notes are generated and encoded by a
+        second thread, beside the generation and the pictures."""
         started = time.perf_counter()
         settings = settings.checked()
         if not seed.pitches:
             raise SeedError("The seed is empty: draw, type or upload a few notes first.")
         model = self.model(checkpoint)
-        runs, probs = generate(model, list(seed.pitches), settings.length, temperature=settings.temperature,
-                               beta=settings.beta, top_k=settings.top_k, top_p=settings.top_p,
-                               rng_seed=settings.rng_seed, num_variations=settings.variations, return_probs=True)
+        renderer = self.renderer(soundfont)
         shift = seed.key_shift if settings.original_key else 0
         seed_out = [p - shift for p in seed.pitches]
-        renderer = self.renderer(soundfont)
         folder = self._folder(f"result-{settings.rng_seed}-")
+        stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
+        writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz) for stem in stems]
+        mixes = [AudioMix(renderer, writer.write, MAX_AUDIO_SECONDS) for writer in writers]
+
+        def play(mix, index, pitch):
+            mix.add(pitch, *note_span(index, settings.tempo_bpm, NOTE_BEATS), velocity=96, program=settings.program)
+
         result = Result(seed, settings)
-        for number, continuation in enumerate(runs, start=1):
-            out = [p - shift for p in continuation]
-            stem = folder / f"melody-{settings.rng_seed}-v{number}"
-            midi = notes_to_midi(seed_out + out, tempo=settings.tempo_bpm, program=settings.program,
-                                 note_beats=NOTE_BEATS)
-            midi.write(str(stem.with_suffix(".mid")))
-            audio = renderer.render_audio(midi, max_seconds=MAX_AUDIO_SECONDS)
-            encode_audio(audio, renderer.sample_rate_hz, stem.with_suffix(".ogg"))
-            shade = probs[number - 1].numpy() if settings.show_probabilities else None
+        try:
+            for mix in mixes:
+                for index, pitch in enumerate(seed_out):
+                    play(mix, index, pitch)
+            runs, probs = generate(
+                model, list(seed.pitches), settings.length, temperature=settings.temperature, beta=settings.beta,
+                top_k=settings.top_k, top_p=settings.top_p, rng_seed=settings.rng_seed,
+                num_variations=settings.variations, return_probs=True, memory=float(settings.memory),
+                on_step=lambda step, pitches: [play(m, len(seed_out) + step, p - shift) for m, p in zip(mixes, pitches)])
+            for mix in mixes:
+                mix.close()
             low, high = model.encoding.lowest_pitch - shift, model.encoding.highest_pitch - shift
-            roll = plots.piano_roll_figure(seed_out, out, shade, low=low, high=high)
-            plots.save_png(roll, stem.with_suffix(".png"))
-            plots.save_png(plots.pitch_class_figure(seed_out, out), folder / f"{stem.name}-pitch-classes.png")
-            result.variations.append(Variation(out, continuation, stem.with_suffix(".ogg"), stem.with_suffix(".png"),
-                                               stem.with_suffix(".mid"), folder / f"{stem.name}-pitch-classes.png"))
+            for number, (continuation, stem) in enumerate(zip(runs, stems)):  # while the encoders finish
+                out = [p - shift for p in continuation]
+                notes_to_midi(seed_out + out, tempo=settings.tempo_bpm, program=settings.program,
+                              note_beats=NOTE_BEATS).write(str(stem.with_suffix(".mid")))
+                variation = Variation(out, continuation, stem.with_suffix(".mp3"), stem.with_suffix(".png"),
+                                      stem.with_suffix(".mid"), None, originality_of(model, continuation))
+                shade = probs[number] if settings.show_probabilities else None
+                plots.save_piano_roll(variation.roll_path, seed_out, out, shade, low=low, high=high)
+                if settings.histogram:
+                    variation.histogram_path = stem.with_name(stem.name + "-pitch-classes.png")
+                    plots.save_png(plots.pitch_class_figure(seed_out, out), variation.histogram_path)
+                result.variations.append(variation)
+        finally:
+            for writer in writers:  # always stop the encoder threads, also after an error
+                writer.close()
         result.seconds = time.perf_counter() - started
         result.summary = summarize(result, model, renderer)
         return result
 
 
+def originality_of(model, continuation):
+    """Longest run of the continuation shared with a training song: ``(notes, song)``; ``(None, None)``
+    for a checkpoint without an index."""
+    index = model.info.get("originality")
+    if not index:
+        return None, None
+    return longest_shared_run(index, [p - model.encoding.lowest_pitch for p in continuation])
+
+
+def describe_originality(shared):
+    length, song = shared
+    if length is None:
+        return "originality: this checkpoint has no index of its training songs"
+    if not length:
+        return "shares no run of 4 or more notes with any training song"
+    return f"longest run shared with a training song: {length} notes ({song})"
+
+
 def summarize(result, model, renderer):
     s = result.settings
     rule = f"beta {s.beta:g}" if s.beta else f"temperature {s.temperature:g}"
+    rule += f", song memory {float(s.memory):g}"
     cut = "".join([f", top-k {s.top_k}" if s.top_k else "", f", top-p {s.top_p:g}" if s.top_p else ""])
     key = result.seed.key if s.original_key else "C major / A minor (the model's key)"
     lines = [f"{len(result.variations)} variation(s) of {s.length} notes after a {len(result.seed.pitches)}-note seed "
@@ -306,6 +360,7 @@ def summarize(result, model, renderer):
              f"{s.tempo_bpm:g} BPM, {instrument_name(s.program)}; "
              f"model {model.path.name}; sound: {renderer.describe()}; {result.seconds:.2f} s."]
     for number, v in enumerate(result.variations, start=1):
-        lines.append(f"Variation {number}: {format_notes(v.pitches[:16])}{' ...' if len(v.pitches) > 16 else ''}")
+        lines.append(f"Variation {number}: {format_notes(v.pitches[:16])}{' ...' if len(v.pitches) > 16 else ''}; "
+                     f"{describe_originality(v.shared_run)}")
     return "\n".join(lines)
 

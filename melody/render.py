@@ -1,9 +1,18 @@
 """Audio: a melody rendered by FluidSynth with a soundfont loaded once and reused, or, when the
-FluidSynth library or a soundfont is missing, by a simple built-in synth."""
+FluidSynth library or a soundfont is missing, by a simple built-in synth.
+
+Every note is rendered on its own by the synthesizer (note on, note off, its release and reverb
+tail) and kept in a bounded cache; a melody is the sum of its notes at their start times. A
+synthesizer's voices and its reverb add up linearly, so the sum sounds as a continuous
+performance would, while a melody of a few hundred notes mixes in milliseconds once its notes
+are cached (a melody repeats a few dozen distinct notes).
+"""
 import ctypes
 import logging
 import os
 import queue
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +21,13 @@ import pretty_midi
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE_HZ = 44100
-TAIL_SECONDS = 1.0  # release after the last note
-BLOCK_FRAMES = 64  # FluidSynth applies events on 64-frame blocks
+SAMPLE_RATE_HZ = 22050  # ample for melodies; half the cost of 44.1 kHz
+TAIL_SECONDS = 1.0  # the audio runs this long after the last note ends
+MAX_RING_SECONDS = 4.0  # a note's release and reverb are cut here at the latest
+SILENCE = 1e-4  # a note's tail ends where it stays below this level
+CACHED_NOTES = 600  # at most about 100 MB of note waveforms
+BLOCK_FRAMES = 64  # FluidSynth works in blocks of 64 frames
+MP3_KBPS = 48
 PROJECT_SOUNDFONTS = Path(__file__).resolve().parent.parent / "soundfonts"
 SYSTEM_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
                      "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2")
@@ -31,7 +44,8 @@ def find_soundfonts(folder=PROJECT_SOUNDFONTS):
     one (Debian's FluidR3_GM), then the small one pretty_midi ships."""
     candidates = [Soundfont(p.name, str(p)) for p in sorted(Path(folder).glob("*.sf2"))]
     candidates += [Soundfont(f"{Path(p).name} (system)", p) for p in SYSTEM_SOUNDFONTS]
-    candidates.append(Soundfont("TimGM6mb.sf2 (pretty_midi)", os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")))
+    candidates.append(Soundfont("TimGM6mb.sf2 (pretty_midi)",
+                                os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")))
     found, seen = [], set()
     for font in candidates:
         real = os.path.realpath(font.path)
@@ -42,16 +56,23 @@ def find_soundfonts(folder=PROJECT_SOUNDFONTS):
 
 
 def note_events(midi):
-    """``(pitch, start_s, end_s, velocity, channel, program)`` of every non-drum note, sorted by start."""
+    """``(pitch, start_s, end_s, velocity, program)`` of every non-drum note, sorted by start."""
     events = []
-    for channel, instrument in enumerate(i for i in midi.instruments if not i.is_drum):
-        channel = channel + (channel >= 9)  # channel 9 is drums in General MIDI
-        events += [(n.pitch, n.start, n.end, n.velocity, channel % 16, instrument.program) for n in instrument.notes]
+    for instrument in midi.instruments:
+        if not instrument.is_drum:
+            events += [(n.pitch, n.start, n.end, n.velocity, instrument.program) for n in instrument.notes]
     return sorted(events, key=lambda e: e[1])
 
 
+def _trim_tail(audio, held_frames):
+    """Cut a note's waveform where its tail has died away."""
+    loud = np.flatnonzero(np.abs(audio[held_frames:]) > SILENCE)
+    return audio[: held_frames + (loud[-1] + 1 if len(loud) else 0)]
+
+
 class FluidSynthVoice:
-    """One FluidSynth synthesizer with one soundfont; renders into float32 without an audio driver."""
+    """One FluidSynth synthesizer with one soundfont, rendering single notes into float32 without
+    an audio driver."""
 
     name = "FluidSynth"
 
@@ -81,37 +102,27 @@ class FluidSynthVoice:
 
     def _reset(self):
         # system_reset alone only releases sounding voices; all_sounds_off after it silences them,
-        # and a short render applies both before the next request.
+        # and a short render applies both, so that no note hears the one before.
         self.synth.system_reset()
         self.synth.all_sounds_off(-1)
         if self._set_rate is not None:
             self._set_rate(self.synth.synth, float(self.sample_rate_hz))
         self._write(np.zeros(8 * BLOCK_FRAMES, np.float32), 0, 4 * BLOCK_FRAMES)
 
-    def render(self, events, frames):
-        timeline = []
-        for pitch, start, end, velocity, channel, program in events:
-            timeline.append((start, 1, channel, pitch, velocity, program))
-            timeline.append((end, 0, channel, pitch, 0, program))
-        timeline.sort(key=lambda e: (e[0], e[1]))
-        buffer = np.zeros(2 * frames, np.float32)
-        programs, position = {}, 0
+    def render_note(self, pitch, velocity, program, held_frames):
+        """Mono waveform of one note held ``held_frames`` frames, with its release and reverb tail."""
+        held = -(-held_frames // BLOCK_FRAMES) * BLOCK_FRAMES
+        total = held + int(MAX_RING_SECONDS * self.sample_rate_hz) // BLOCK_FRAMES * BLOCK_FRAMES
+        buffer = np.zeros(2 * total, np.float32)
         try:
-            for time_s, is_on, channel, pitch, velocity, program in timeline:
-                at = min(int(round(time_s * self.sample_rate_hz / BLOCK_FRAMES)) * BLOCK_FRAMES, frames)
-                self._write(buffer, position, at)
-                position = at
-                if is_on:
-                    if programs.get(channel) != program:
-                        self.synth.program_select(channel, self.sfid, 0, program)
-                        programs[channel] = program
-                    self.synth.noteon(channel, pitch, velocity)
-                else:
-                    self.synth.noteoff(channel, pitch)
-            self._write(buffer, position, frames)
+            self.synth.program_select(0, self.sfid, 0, program)
+            self.synth.noteon(0, pitch, velocity)
+            self._write(buffer, 0, held)
+            self.synth.noteoff(0, pitch)
+            self._write(buffer, held, total)
         finally:
             self._reset()
-        return buffer.reshape(-1, 2).mean(axis=1)
+        return _trim_tail(buffer.reshape(-1, 2).mean(axis=1), held_frames)
 
     def close(self):
         self.synth.delete()
@@ -126,24 +137,16 @@ class SimpleSynth:
     def __init__(self, sample_rate_hz):
         self.sample_rate_hz = sample_rate_hz
 
-    def render(self, events, frames):
-        out = np.zeros(frames, np.float64)
+    def render_note(self, pitch, velocity, program, held_frames):
         rate = self.sample_rate_hz
-        for pitch, start, end, velocity, _channel, _program in events:
-            first = int(start * rate)
-            length = min(int((end - start + 0.15) * rate), frames - first)
-            if length <= 0:
-                continue
-            t = np.arange(length) / rate
-            f0 = 440.0 * 2 ** ((pitch - 69) / 12)
-            k = np.arange(1, len(self.HARMONICS) + 1)
-            weights = np.where(k * f0 < rate / 2, self.HARMONICS, 0.0)
-            wave = np.sin(2 * np.pi * f0 * np.outer(t, k)) @ weights
-            envelope = np.minimum(t / 0.005, 1.0) * np.exp(-1.5 * t)
-            released = t > end - start
-            envelope[released] *= np.exp(-(t[released] - (end - start)) / 0.03)
-            out[first : first + length] += 0.1 * velocity / 127 * envelope * wave
-        return out.astype(np.float32)
+        t = np.arange(held_frames + int(0.15 * rate)) / rate
+        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+        k = np.arange(1, len(self.HARMONICS) + 1)
+        wave = np.sin(2 * np.pi * f0 * np.outer(t, k)) @ np.where(k * f0 < rate / 2, self.HARMONICS, 0.0)
+        envelope = np.minimum(t / 0.005, 1.0) * np.exp(-1.5 * t)
+        released = t > held_frames / rate
+        envelope[released] *= np.exp(-(t[released] - held_frames / rate) / 0.03)
+        return (0.1 * velocity / 127 * envelope * wave).astype(np.float32)
 
     def close(self):
         pass
@@ -158,7 +161,7 @@ class Renderer:
         None takes the first of :func:`find_soundfonts`.
     voices : int
         Synthesizers kept ready (the soundfont's samples are shared between them), so that this
-        many requests can render at once; more wait for a free one.
+        many requests can render new notes at once.
     backend : "auto", "fluidsynth" or "simple"
         "auto" falls back to the built-in synth when FluidSynth cannot start; "fluidsynth" raises.
     """
@@ -167,6 +170,8 @@ class Renderer:
         self.sample_rate_hz = sample_rate_hz
         self.fallback_reason = None
         self._pool = queue.Queue()
+        self._notes = OrderedDict()  # (pitch, velocity, program, held frames) -> waveform, least recent first
+        self._lock = threading.Lock()
         fonts = [soundfont] if soundfont else find_soundfonts()
         self.soundfont = fonts[0] if fonts else None
         made = []
@@ -190,41 +195,140 @@ class Renderer:
             return f"{self.backend} (FluidSynth unavailable: {self.fallback_reason})"
         return f"{self.backend} with {self.soundfont.label}"
 
-    def render_audio(self, midi, max_seconds=None):
-        """Mono float32 samples of a ``PrettyMIDI``: its notes plus a one-second release, at most
-        ``max_seconds`` long (notes after that are left out)."""
-        events = note_events(midi)
-        if max_seconds is not None:
-            events = [(p, s, min(e, max_seconds), v, c, g) for p, s, e, v, c, g in events if s < max_seconds]
-        end = max((e[2] for e in events), default=0.0)
-        frames = int(round((end + TAIL_SECONDS) * self.sample_rate_hz))
-        blocks = -(-frames // BLOCK_FRAMES) * BLOCK_FRAMES
+    def note(self, pitch, velocity, program, held_frames):
+        """The waveform of one note, from the cache or rendered now."""
+        key = (int(pitch), int(velocity), int(program), int(held_frames))
+        with self._lock:
+            if key in self._notes:
+                self._notes.move_to_end(key)
+                return self._notes[key]
         voice = self._pool.get()
         try:
-            audio = voice.render(events, blocks)[:frames]
+            wave = voice.render_note(*key)
         finally:
             self._pool.put(voice)
-        fade = min(len(audio), int(0.05 * self.sample_rate_hz))
-        if fade:
-            audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-        peak = float(np.abs(audio).max(initial=0.0))
-        return audio * (0.99 / peak) if peak > 0.99 else audio
+        with self._lock:
+            self._notes[key] = wave
+            while len(self._notes) > CACHED_NOTES:
+                self._notes.popitem(last=False)
+        return wave
+
+    def render_audio(self, midi, max_seconds=None):
+        """Mono float32 samples of a ``PrettyMIDI``: its notes plus ``TAIL_SECONDS``, at most
+        ``max_seconds`` of notes (later ones are left out, held ones cut there)."""
+        pieces = []
+        mix = AudioMix(self, pieces.append, max_seconds)
+        for pitch, start, stop, velocity, program in note_events(midi):
+            mix.add(pitch, start, stop, velocity, program)
+        mix.close()
+        return np.concatenate(pieces)
 
     def close(self):
         while not self._pool.empty():
             self._pool.get().close()
 
 
+class AudioMix:
+    """Audio built note by note, in order of start time. Whatever no later note can reach any
+    more is handed to ``sink`` at once, so that an encoder works while notes are still coming."""
+
+    def __init__(self, renderer, sink, max_seconds=None, piece_seconds=1.0):
+        self.renderer, self.sink, self.max_seconds = renderer, sink, max_seconds
+        self.rate = renderer.sample_rate_hz
+        self.piece = int(piece_seconds * self.rate)
+        self.audio = np.zeros(0, np.float32)  # samples from ``self.handed`` on
+        self.handed = 0
+        self.end_seconds = 0.0
+
+    def add(self, pitch, start, stop, velocity=96, program=0):
+        """Mix in one note (seconds); notes must come in order of start time."""
+        if self.max_seconds is not None:
+            if start >= self.max_seconds:
+                return
+            stop = min(stop, self.max_seconds)
+        first = int(round(start * self.rate)) - self.handed
+        wave = self.renderer.note(pitch, velocity, program, max(1, int(round((stop - start) * self.rate))))
+        self._reserve(first + len(wave))
+        self.audio[first : first + len(wave)] += wave
+        self.end_seconds = max(self.end_seconds, stop)
+        if first >= self.piece:  # nothing earlier than this note's start can change any more
+            self._hand(first)
+
+    def close(self):
+        """Add the final ``TAIL_SECONDS``, fade out and hand over the rest."""
+        rest = int(round((self.end_seconds + TAIL_SECONDS) * self.rate)) - self.handed
+        self._reserve(rest)
+        self.audio = self.audio[:rest]
+        fade = min(rest, int(0.05 * self.rate))  # de-click the cut release
+        self.audio[rest - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        self._hand(rest)
+
+    def _reserve(self, length):
+        if length > len(self.audio):
+            grown = np.zeros(max(length, 2 * len(self.audio)), np.float32)
+            grown[: len(self.audio)] = self.audio
+            self.audio = grown
+
+    def _hand(self, count):
+        self.sink(np.clip(self.audio[:count], -1.0, 1.0))
+        self.audio = self.audio[count:].copy()
+        self.handed += count
+
+
+class Mp3Writer:
+    """An MP3 file (LAME, 48 kbit/s mono) written piece by piece by a background thread; LAME
+    works outside the GIL, so encoding overlaps whatever the caller does meanwhile."""
+
+    def __init__(self, path, sample_rate_hz):
+        import lameenc
+
+        self.path = Path(path)
+        self.encoder = lameenc.Encoder()
+        self.encoder.set_bit_rate(MP3_KBPS)
+        self.encoder.set_in_sample_rate(int(sample_rate_hz))
+        self.encoder.set_channels(1)
+        self.encoder.set_quality(7)  # LAME's fast setting: ample for a preview, twice as fast as the default
+        self._pieces = queue.Queue()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            with open(self.path, "wb") as out:
+                while (piece := self._pieces.get()) is not None:
+                    out.write(self.encoder.encode((piece * 32767).astype(np.int16).tobytes()))
+                out.write(self.encoder.flush())
+        except BaseException as exc:  # re-raised by close()
+            self._error = exc
+
+    def write(self, piece):
+        self._pieces.put(piece)
+
+    def close(self):
+        """Wait until everything is written; returns the path."""
+        self._pieces.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.path
+
+
 def encode_audio(samples, sample_rate_hz, path):
-    """Write mono samples as OGG Vorbis (``.ogg``), MP3, FLAC or WAV, chosen by the file's suffix."""
+    """Write mono samples as MP3 (``.mp3``, by LAME at 48 kbit/s), OGG Vorbis, FLAC or WAV, chosen
+    by the file's suffix."""
+    path = Path(path)
+    data = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
+    if path.suffix.lower() == ".mp3":
+        writer = Mp3Writer(path, sample_rate_hz)
+        writer.write(data)
+        return writer.close()
     import soundfile
 
-    formats = {".ogg": ("OGG", "VORBIS"), ".mp3": ("MP3", "MPEG_LAYER_III"), ".flac": ("FLAC", "PCM_16"),
-               ".wav": ("WAV", "PCM_16")}
-    kind, subtype = formats[Path(path).suffix.lower()]
-    data = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
+    formats = {".ogg": ("OGG", "VORBIS"), ".flac": ("FLAC", "PCM_16"), ".wav": ("WAV", "PCM_16")}
+    kind, subtype = formats[path.suffix.lower()]
     with soundfile.SoundFile(str(path), "w", int(sample_rate_hz), 1, subtype, format=kind) as out:
-        # libvorbis can overflow its stack when given a minute of audio in one call: write in chunks.
+        # libvorbis can overflow its stack when given a minute of audio in one call: write in parts.
         for i in range(0, len(data), 1 << 15):
             out.write(data[i : i + (1 << 15)])
-    return Path(path)
+    return path

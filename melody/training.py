@@ -13,9 +13,11 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .data import CropSampler
-from .evaluation import bits_per_note
+from .evaluation import bits_per_note, note_probabilities
+from .memory import fit_weights, memory_predictions
 from .model import MelodyLSTM, ModelConfig
 from .ngram import InterpolatedTrigram
+from .originality import build_index, merge_indexes
 
 
 @dataclass
@@ -70,6 +72,13 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
+def training_index(songs, earlier=None):
+    """The originality index of the training songs, joined with the index of the checkpoint the
+    model started from (its pretraining songs), if any."""
+    index = build_index([s.melody.tokens for s in songs], [s.name for s in songs])
+    return merge_indexes(earlier, index) if earlier else index
+
+
 def data_summary(parts, source, skipped):
     """What the model was trained on, for the checkpoint (names and counts, not the notes)."""
     summary = {"source": str(source), "skipped_files": len(skipped), "skipped": [list(s) for s in skipped[:50]]}
@@ -95,6 +104,7 @@ def train(
     command="",
     resume_state=None,
     init_state=None,
+    init_index=None,
     log=print,
     progress=True,
 ):
@@ -102,7 +112,8 @@ def train(
 
     The best model by validation bits per note is written atomically to ``out_path`` whenever
     it improves; the resumable state (weights, optimiser, RNG, history) goes to
-    ``state_path_for(out_path)`` after every epoch and on a stop request.
+    ``state_path_for(out_path)`` after every epoch and on a stop request. ``init_state`` (weights)
+    and ``init_index`` (originality index) come from a checkpoint to fine-tune.
 
     Returns
     -------
@@ -125,8 +136,8 @@ def train(
     counts = np.bincount(np.concatenate(train_tokens), minlength=model_config.vocab_size)
     model.set_start_distribution(counts)
     if init_state is not None:
-        model.load_state_dict(init_state)
-        model.set_start_distribution(counts)
+        model.load_state_dict(dict(init_state, memory_weights=model.memory_weights), strict=False)
+        model.set_start_distribution(counts)  # this data's note frequencies; the memory is refitted at the end
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(1, cfg.patience // 3))
@@ -155,7 +166,9 @@ def train(
         data=data_summary(parts, source, list(skipped)),
         train_config=asdict(cfg),
         command=command,
+        processes=context.world_size,
         finished=False,
+        originality=(resume_state or {}).get("originality") or training_index(parts["train"], init_index),
     )
 
     def save_state(reason):
@@ -178,6 +191,7 @@ def train(
             "source": str(source),
             "command": command,
             "saved_because": reason,
+            "originality": info["originality"],
         }
         ckpt.atomic_save(state, state_path)
 
@@ -243,10 +257,24 @@ def train(
     metrics = {}
     if context.is_main:
         metrics = finish(out_path, parts, trigram, trigram_val, history, stop_reason, epoch, device, encoding, info)
+        test = (f"; unseen test songs {metrics['test_bits_per_note']:.3f} with the song memory, "
+                f"{metrics['test_bits_per_note_lstm']:.3f} LSTM alone, trigram {metrics['trigram_test_bits_per_note']:.3f}"
+                if "test_bits_per_note" in metrics else "")
         log(f"Done ({stop_reason}, {epoch} epochs): validation {metrics['val_bits_per_note']:.3f} bits/note "
-            f"(trigram {trigram_val:.3f}); written to {out_path}")
+            f"(trigram {trigram_val:.3f}){test}; written to {out_path}")
     context.barrier()
     return metrics
+
+
+def fit_memory(model, sequences, device="cpu"):
+    """Fit the song memory's weights on held-out songs (EM) and store them in the model."""
+    lstm = np.concatenate(note_probabilities(model, sequences, device=device))
+    found = [memory_predictions(s, model.config.vocab_size, model.config.memory_order) for s in sequences]
+    orders = np.concatenate([o for o, _ in found])
+    remembered = np.concatenate([p for _, p in found])
+    weights = fit_weights(lstm, remembered, orders, model.config.memory_order)
+    model.memory_weights.copy_(torch.tensor(weights))
+    return weights
 
 
 def finish(out_path, parts, trigram, trigram_val, history, stop_reason, epochs, device, encoding, info):
@@ -255,12 +283,17 @@ def finish(out_path, parts, trigram, trigram_val, history, stop_reason, epochs, 
         raise RuntimeError(f"Training produced no usable model (validation never improved); nothing written to {out_path}.")
     payload = ckpt.read_file(out_path, ckpt.FORMAT)
     model = ckpt.build_model(payload, out_path.name).to(device)
+    val_tokens = [s.melody.tokens for s in parts["validation"]]
     test_tokens = [s.melody.tokens for s in parts["test"]]
     metrics = dict(payload["metrics"], history=history, stop_reason=stop_reason, epochs=epochs)
-    if test_tokens:
-        metrics["test_bits_per_note"] = bits_per_note(model, test_tokens, device=device)
-        metrics["trigram_test_bits_per_note"] = trigram.bits_per_note(test_tokens)
-        metrics["test_ratio_to_trigram"] = metrics["test_bits_per_note"] / metrics["trigram_test_bits_per_note"]
+    metrics["memory_weights"] = fit_memory(model, val_tokens, device)
+    metrics["val_bits_per_note_with_memory"] = bits_per_note(model, val_tokens, device=device)
     metrics["val_ratio_to_trigram"] = metrics["val_bits_per_note"] / trigram_val
+    if test_tokens:
+        trigram_test = metrics["trigram_test_bits_per_note"] = trigram.bits_per_note(test_tokens)
+        metrics["test_bits_per_note"] = bits_per_note(model, test_tokens, device=device)
+        metrics["test_bits_per_note_lstm"] = bits_per_note(model, test_tokens, device=device, memory=False)
+        metrics["test_ratio_to_trigram"] = metrics["test_bits_per_note"] / trigram_test
+        metrics["test_ratio_to_trigram_lstm"] = metrics["test_bits_per_note_lstm"] / trigram_test
     ckpt.atomic_save(ckpt.checkpoint_payload(model, encoding, metrics=metrics, **dict(info, finished=True)), out_path)
     return metrics

@@ -7,6 +7,7 @@ import pretty_midi
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+import melody
 from midi_factory import POKEMON_DIR, write_melody
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,6 +66,7 @@ def midi_notes(page, element_id, tmp_path):
     link = page.locator(f"#{element_id} a").first
     expect(link).to_be_visible(timeout=60_000)
     data = page.request.get(link.get_attribute("href")).body()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{element_id}.mid"
     path.write_bytes(data)
     return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
@@ -89,7 +91,7 @@ def test_draw_generate_hear_and_see(page, tmp_path):
     notes = midi_notes(page, "midi-1", tmp_path)
     assert notes[: len(DRAWN)] == [p for _, p in DRAWN]
     assert len(notes) == len(DRAWN) + 64
-    assert abs(audio_duration(page, "audio-1") - (len(notes) * 0.25 + 1.0)) < 0.1
+    assert abs(audio_duration(page, "audio-1") - (len(notes) * 0.25 + 1.0)) < 0.15  # MP3 padding
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
@@ -108,3 +110,23 @@ def test_upload_shows_what_the_encoder_found(page, tmp_path):
     page.locator("#upload input[type=file]").set_input_files(str(song))
     expect(page.locator("#seed-text")).to_contain_text(song.name, timeout=30_000)
     expect(page.locator("#upload-info")).to_contain_text("semitones", timeout=30_000)
+
+
+def test_two_browser_sessions_keep_their_own_seeds(browser, app_url, tmp_path):
+    pages = []
+    for notes in ("C4 D4 E4 F4 G4", "A4 G4 F4 E4 D4"):
+        context = browser.new_context(viewport={"width": 1400, "height": 1300})
+        page = context.new_page()
+        page.goto(app_url)
+        page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+        page.get_by_role("tab", name="Type notes").click()
+        page.locator("#notes textarea").fill(notes)
+        page.locator("#use-notes").click()
+        expect(page.locator("#seed-text")).to_contain_text(notes, timeout=30_000)
+        pages.append((page, notes))
+    for page, _ in pages:  # both generate at nearly the same time
+        page.locator("#generate").click()
+    for number, (page, notes) in enumerate(pages):
+        got = midi_notes(page, "midi-1", tmp_path / str(number))
+        assert got[:5] == melody.parse_notes(notes)
+        page.context.close()

@@ -84,7 +84,7 @@ def test_generate_writes_audio_roll_midi_for_every_variation(playground):
         assert notes[:4] == [62, 64, 66, 67] and notes[4:] == v.pitches and len(v.pitches) == 12
         audio, rate = soundfile.read(v.audio_path)
         assert rate == SAMPLE_RATE_HZ
-        assert abs(len(audio) / rate - (16 * 0.25 + TAIL_SECONDS)) < 0.05
+        assert abs(len(audio) / rate - (16 * 0.25 + TAIL_SECONDS)) < 0.15  # MP3 adds up to ~0.1 s of padding
         assert np.sqrt(np.mean(audio**2)) > 1e-3
         assert v.roll_path.read_bytes()[:4] == b"\x89PNG" and v.histogram_path.read_bytes()[:4] == b"\x89PNG"
     assert "random seed 3" in result.summary and "D major" in result.summary

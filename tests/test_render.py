@@ -37,17 +37,59 @@ def test_fluidsynth_renders_audible_audio_as_long_as_the_notes(fluid):
     assert rms(audio[: 2 * SAMPLE_RATE_HZ]) > 1e-3
     assert np.abs(audio).max() <= 1.0
     # every note sounds: each eighth-note slice carries energy
-    slices = audio[: 2 * SAMPLE_RATE_HZ].reshape(8, -1)
-    assert all(rms(s) > 1e-3 for s in slices)
+    step = SAMPLE_RATE_HZ // 4
+    assert all(rms(audio[i * step : (i + 1) * step]) > 1e-3 for i in range(8))
 
 
 def test_renders_do_not_leak_into_each_other(fluid):
     notes = melody.notes_to_midi([60, 64, 67, 72], tempo=120)
     first = fluid.render_audio(notes)
     fluid.render_audio(melody.notes_to_midi([48, 55], tempo=30, program=48))  # long, loud strings
+    fluid._notes.clear()  # render every note afresh after the strings
     again = fluid.render_audio(notes)
     assert len(again) == len(first)
     assert rms(again - first) < 1e-2 * rms(first)
+
+
+def test_notes_mixed_one_by_one_sound_like_one_performance(fluid):
+    """The per-note cache is a shortcut: its mix must match FluidSynth playing the whole melody."""
+    midi = melody.notes_to_midi([60 + (i * 7) % 24 for i in range(32)], tempo=120)
+    mixed = fluid.render_audio(midi)
+    voice = fluid._pool.get()
+    try:
+        frames = len(mixed) // 64 * 64
+        played = np.zeros(2 * frames, np.float32)
+        position = 0
+        voice.synth.program_select(0, voice.sfid, 0, 0)
+        events = sorted([(n.start, 1, n.pitch) for n in midi.instruments[0].notes]
+                        + [(n.end, 0, n.pitch) for n in midi.instruments[0].notes])
+        for time_s, on, pitch in events:
+            at = min(int(round(time_s * SAMPLE_RATE_HZ)), frames)
+            voice._write(played, position, at)
+            position = at
+            voice.synth.noteon(0, pitch, 96) if on else voice.synth.noteoff(0, pitch)
+        voice._write(played, position, frames)
+        voice._reset()
+    finally:
+        fluid._pool.put(voice)
+    played = played.reshape(-1, 2).mean(axis=1)
+
+    def envelope(x, window=SAMPLE_RATE_HZ // 20):
+        n = len(x) // window
+        return np.sqrt((x[: n * window].reshape(n, window) ** 2).mean(1))
+
+    n = frames - SAMPLE_RATE_HZ // 10  # leave out the final fade
+    assert np.corrcoef(envelope(mixed[:n]), envelope(played[:n]))[0, 1] > 0.99
+    assert abs(rms(mixed[:n]) / rms(played[:n]) - 1) < 0.05
+
+
+def test_note_cache_is_bounded(fluid, monkeypatch):
+    import melody.render as render
+
+    monkeypatch.setattr(render, "CACHED_NOTES", 5)
+    fluid._notes.clear()
+    fluid.render_audio(melody.notes_to_midi(list(range(60, 72)), tempo=120))
+    assert len(fluid._notes) == 5
 
 
 def test_program_changes_the_sound(fluid):
@@ -73,12 +115,13 @@ def test_built_in_synth_when_fluidsynth_is_missing(monkeypatch):
         Renderer(backend="fluidsynth")
 
 
-def test_ogg_is_small_and_reads_back(fluid, tmp_path):
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg"])
+def test_compressed_audio_is_small_and_reads_back(fluid, tmp_path, suffix):
     audio = fluid.render_audio(melody.notes_to_midi([60 + i % 12 for i in range(160)], tempo=120))  # 41 s
-    path = encode_audio(audio, SAMPLE_RATE_HZ, tmp_path / "x.ogg")
+    path = encode_audio(audio, SAMPLE_RATE_HZ, tmp_path / f"x{suffix}")
     encode_audio(audio, SAMPLE_RATE_HZ, tmp_path / "x.wav")
     back, rate = soundfile.read(path)
     assert rate == SAMPLE_RATE_HZ
-    assert abs(len(back) - len(audio)) < 0.01 * SAMPLE_RATE_HZ
+    assert abs(len(back) - len(audio)) < 0.1 * SAMPLE_RATE_HZ  # MP3 pads a few frames
     assert rms(back) > 0.5 * rms(audio)
-    assert path.stat().st_size < (tmp_path / "x.wav").stat().st_size / 5
+    assert path.stat().st_size < (tmp_path / "x.wav").stat().st_size / 4

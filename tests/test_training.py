@@ -92,3 +92,22 @@ def test_folder_without_midi_is_a_clear_error(tmp_path, capsys):
     assert train_cli.cli(["--data", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No .mid or .midi files") and "Traceback" not in err
+
+
+def test_fine_tuning_starts_from_the_weights_and_keeps_both_indexes(corpus, tmp_path):
+    first = tmp_path / "pre.pt"
+    train_cli.main(["--data", str(corpus), "--out", str(first), "--epochs", "1", *SMALL])
+    pretrained = melody.load_model(first)
+    other = tmp_path / "other"
+    other.mkdir()
+    for path in sorted(corpus.glob("ode-*.mid")):
+        (other / f"again-{path.name}").write_bytes(path.read_bytes())
+    tuned_path = tmp_path / "tuned.pt"
+    train_cli.main(["--data", str(other), "--out", str(tuned_path), "--init-from", str(first), "--epochs", "1",
+                    "--quiet", "--workers", "1"])
+    tuned = melody.load_model(tuned_path)
+    assert tuned.config == pretrained.config  # the size comes from the checkpoint
+    names = tuned.info["originality"]["names"]
+    assert names[: len(pretrained.info["originality"]["names"])] == pretrained.info["originality"]["names"]
+    assert any(n.startswith("again-") for n in names)
+    assert "--init-from" in tuned.info["command"]

@@ -1,0 +1,148 @@
+"""Latency of what a user feels, on the CPU: each stage of a Generate click for a 32-note seed and
+256 generated notes with the default checkpoint, the whole request through the HTTP API, the
+generation overhead ratio, the original write-up's network for comparison, and start-up time.
+
+    .venv/bin/python bench/latency.py [--runs 30] [--skip-api] [--skip-original]
+
+Prints JSON: median and p95 in milliseconds per stage, the machine, and the settings.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from common import POKEMON, ROOT, machine, summary, timed
+from original import OriginalLSTM, generate_eagerly
+from melody import load_model, notes_to_midi
+from melody import playground as pg
+from melody.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png
+from melody.render import Renderer, encode_audio
+from melody.sampling import generate
+
+SEED_NOTES = 32
+LENGTH = 256
+
+
+def upload_file():
+    """A Pokémon-size MIDI file: the median-size Pokémon file when ../shared is there, else one built here."""
+    if POKEMON.is_dir():
+        files = sorted(POKEMON.glob("*.mid"), key=lambda p: p.stat().st_size)
+        return files[len(files) // 2]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from midi_factory import write_notes
+
+    path = Path(tempfile.mkdtemp()) / "song.mid"
+    lead = [(60 + (i * 7) % 19, i * 0.5, 0.5) for i in range(600)]
+    bass = [(36 + i % 7, i, 1.0) for i in range(300)]
+    return write_notes(path, lead, extra_tracks=[(bass, 33, False)])
+
+
+def start_app():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
+    url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return process, url, time.perf_counter() - started
+        except OSError:
+            if process.poll() is not None or time.perf_counter() - started > 120:
+                raise RuntimeError("app.py did not start")
+            time.sleep(0.05)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--skip-original", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the app runs it: one thread per request, requests side by side
+    model = load_model()
+    results = {"machine": machine(), "checkpoint": model.path.name, "seed_notes": SEED_NOTES,
+               "generated_notes": LENGTH, "runs": args.runs}
+    song = upload_file()
+    results["upload"] = f"{song.name} ({song.stat().st_size} bytes)"
+    seed = list(pg.seed_from_midi(song, 0, SEED_NOTES)[0].pitches)
+    results["encode upload (sandboxed)"] = summary(timed(lambda: pg.seed_from_midi(song, 0, SEED_NOTES), args.runs))
+
+    counter = iter(range(10**9))
+    results["generate"] = summary(timed(lambda: generate(model, seed, LENGTH, rng_seed=next(counter)), args.runs))
+    tokens = torch.randint(0, 37, (1, SEED_NOTES + LENGTH), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        forward = summary(timed(lambda: model(tokens), args.runs))
+    results["teacher-forced forward, 288 tokens"] = forward
+    results["generation overhead ratio"] = round(results["generate"]["median_ms"] / forward["median_ms"], 2)
+
+    continuation, probs = generate(model, seed, LENGTH, rng_seed=1, return_probs=True)
+    midi = notes_to_midi(seed + continuation[0], tempo=120)
+    renderer = Renderer()
+    results["synth"] = renderer.describe()
+    cold = []
+    for _ in range(3):
+        renderer._notes.clear()
+        cold.append(timed(lambda: renderer.render_audio(midi), 1, warmup=0)[0])
+    results["render audio, notes not yet cached"] = summary(cold)
+    audio = renderer.render_audio(midi)
+    results["render audio, notes cached"] = summary(timed(lambda: renderer.render_audio(midi), args.runs))
+    out = Path(tempfile.mkdtemp())
+    results["encode audio (MP3)"] = summary(timed(lambda: encode_audio(audio, renderer.sample_rate_hz, out / "a.mp3"),
+                                                  args.runs))
+    results["audio seconds"] = round(len(audio) / renderer.sample_rate_hz, 1)
+    results["audio file KiB"] = round((out / "a.mp3").stat().st_size / 1024)
+    results["draw piano roll, full drawing"] = summary(timed(
+        lambda: save_png(piano_roll_figure(seed, continuation[0], probs[0]), out / "r.png"), args.runs))
+    results["draw piano roll, layout reused"] = summary(timed(
+        lambda: save_piano_roll(out / "q.png", seed, continuation[0], probs[0]), args.runs))
+    results["draw pitch-class histogram"] = summary(timed(lambda: save_png(pitch_class_figure(seed, continuation[0]),
+                                                                           out / "h.png"), args.runs))
+    playground = pg.Playground(voices=1)
+    seed_obj = pg.seed_from_pitches(seed)
+    results["playground.generate, as the API calls it"] = summary(timed(
+        lambda: playground.generate(seed_obj, pg.Settings(length=LENGTH, rng_seed=next(counter), histogram=False)),
+        args.runs))
+
+    if not args.skip_api:
+        from gradio_client import Client
+
+        process, url, startup = start_app()
+        try:
+            results["page ready after start (s)"] = round(startup, 2)
+            client = Client(url, verbose=False)
+            notes = " ".join(str(p) for p in seed)
+            results["whole Generate request via API (gradio_client, files downloaded)"] = summary(timed(
+                lambda: client.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
+                args.runs, warmup=2))
+            bare = Client(url, verbose=False, download_files=False)
+            results["same, files left on the server"] = summary(timed(
+                lambda: bare.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
+                args.runs, warmup=2))
+        finally:
+            process.terminate()
+            process.wait(10)
+
+    if not args.skip_original:
+        original = OriginalLSTM()
+        seed_tokens = [p - 54 for p in seed]
+        times = timed(lambda: generate_eagerly(original, seed_tokens, LENGTH), 3)
+        results["original 3x1024 LSTM, 256 notes eagerly"] = summary(times)
+        results["speed-up over the original"] = round(summary(times)["median_ms"] / results["generate"]["median_ms"], 1)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Training speed: notes per second of this project's model and trainer step vs. the original
+write-up's network (3-layer LSTM of 1024 units, one-hot input, batch norm, dropout 0.3), on the
+same batches in the same run.
+
+    .venv/bin/python bench/train_speed.py [--steps 8] [--batch-size 64] [--crop-length 128]
+"""
+import argparse
+import json
+
+import torch
+import torch.nn.functional as F
+
+from common import machine, summary, timed
+from original import OriginalLSTM
+from melody.data import CropSampler
+from melody.model import MelodyLSTM, ModelConfig
+
+
+def step_function(model, batches):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    position = [0]
+
+    def step():
+        crops = batches[position[0] % len(batches)]
+        position[0] += 1
+        logits, _ = model(crops[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), crops[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--crop-length", type=int, default=128)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    songs = [torch.randint(0, 37, (400,)).tolist() for _ in range(50)]
+    sampler = CropSampler(songs, args.crop_length, torch.Generator().manual_seed(0))
+    batches = [sampler.sample(args.batch_size) for _ in range(4)]
+    notes = args.batch_size * args.crop_length
+    results = {"machine": machine(), "batch": f"{args.batch_size} crops x {args.crop_length} notes"}
+    for name, model in (("this project (MelodyLSTM, default ModelConfig)", MelodyLSTM(ModelConfig())),
+                        ("original (one-hot, 3x1024 LSTM, batch norm, dropout 0.3)", OriginalLSTM())):
+        model.train()
+        stats = summary(timed(step_function(model, batches), args.steps))
+        stats["notes_per_second"] = round(notes / (stats["median_ms"] / 1000))
+        stats["parameters"] = sum(p.numel() for p in model.parameters())
+        results[name] = stats
+    ours, original = (results[k]["notes_per_second"] for k in list(results)[2:])
+    results["speed-up"] = round(ours / original, 1)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

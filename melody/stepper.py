@@ -1,0 +1,96 @@
+"""A fast one-note-at-a-time LSTM for generation, in numpy.
+
+Calling the torch modules once per note costs far more in per-call overhead than in arithmetic.
+Here each layer's step is one matrix product and a few element-wise operations on arrays that
+are prepared once: the first layer's input projection is precomputed for each of the 37 tokens
+(an embedding row times W_ih, plus both biases), the g-gate rows are doubled so a single
+sigmoid serves all four gates (tanh(x) = 2 sigmoid(2x) - 1), and every weight is negated so
+that the sigmoid is three in-place operations: 1 / (1 + exp(-x)).
+"""
+import numpy as np
+import torch
+
+
+def stepper_for(model):
+    """The model's ``LstmStepper``, prepared once and rebuilt only when its weights change."""
+    version = tuple(t._version for t in model.parameters())
+    cached = getattr(model, "_stepper", None)
+    if cached is None or cached[0] != version:
+        cached = (version, LstmStepper(model))
+        model._stepper = cached
+    return cached[1]
+
+
+class LstmStepper:
+    """The network of a ``MelodyLSTM`` (in eval mode), one step at a time, for a batch of melodies."""
+
+    def __init__(self, model):
+        hidden = model.config.hidden_size
+        lstm = model.lstm
+        scale = -np.ones(4 * hidden, dtype=np.float32)  # negated: the products are -x, ready for exp
+        scale[2 * hidden : 3 * hidden] = -2.0  # gate order i, f, g, o: g gets tanh via a doubled sigmoid
+
+        def weights(name, layer):
+            return getattr(lstm, f"{name}_l{layer}").detach().cpu().double().numpy()
+
+        with torch.no_grad():
+            embedded = model.embedding.weight.detach().cpu().double().numpy()
+        self.token_gates = ((embedded @ weights("weight_ih", 0).T + weights("bias_ih", 0) + weights("bias_hh", 0))
+                            * scale).astype(np.float32)
+        self.recurrent = [np.ascontiguousarray((weights("weight_hh", 0).T * scale).astype(np.float32))]
+        self.biases = [None]
+        for layer in range(1, model.config.num_layers):
+            stacked = np.vstack([weights("weight_ih", layer).T, weights("weight_hh", layer).T]) * scale
+            self.recurrent.append(np.ascontiguousarray(stacked.astype(np.float32)))
+            self.biases.append(((weights("bias_ih", layer) + weights("bias_hh", layer)) * scale).astype(np.float32))
+        self.head = np.ascontiguousarray(model.head.weight.detach().cpu().numpy().T.astype(np.float32))
+        self.head_bias = model.head.bias.detach().cpu().numpy().astype(np.float32)
+        self.hidden = hidden
+
+    def start(self, h, c):
+        """A run from LSTM states ``h``, ``c`` (``[layers, batch, hidden]`` tensors, as torch returns
+        them). Runs own their buffers, so one stepper serves several threads at once."""
+        return StepperRun(self, h, c)
+
+
+class StepperRun:
+    """The state of one batch of melodies being stepped through an ``LstmStepper``."""
+
+    def __init__(self, weights, h, c):
+        self.weights = weights
+        n, layers, batch = weights.hidden, len(weights.recurrent), h.shape[1]
+        # layer l reads [h_{l-1}, h_l] side by side, so both live in one buffer per layer
+        self.inputs = [np.zeros((batch, 2 * n), np.float32) for _ in range(layers)]
+        self.c = [c[layer].cpu().numpy().astype(np.float32) for layer in range(layers)]
+        for layer in range(layers):
+            self.inputs[layer][:, n:] = h[layer].cpu().numpy()
+        self.gates = np.empty((batch, 4 * n), np.float32)
+        self.scratch = np.empty((batch, n), np.float32)
+
+    def step(self, tokens):
+        """Advance every melody of the batch by one token (an int array); returns the logits ``[batch, vocab]``."""
+        w = self.weights
+        n, gates, scratch = w.hidden, self.gates, self.scratch
+        for layer, weights in enumerate(w.recurrent):
+            state = self.inputs[layer]
+            if layer == 0:
+                np.matmul(state[:, n:], weights, out=gates)
+                gates += w.token_gates[tokens]
+            else:
+                state[:, :n] = self.inputs[layer - 1][:, n:]
+                np.matmul(state, weights, out=gates)
+                gates += w.biases[layer]
+            np.exp(gates, out=gates)
+            gates += 1.0
+            np.reciprocal(gates, out=gates)  # sigmoid of every gate (g: of twice its input)
+            c = self.c[layer]
+            c *= gates[:, n : 2 * n]
+            np.multiply(gates[:, 2 * n : 3 * n], 2.0, out=scratch)
+            scratch -= 1.0  # tanh of the g gate
+            scratch *= gates[:, :n]
+            c += scratch
+            np.tanh(c, out=scratch)
+            np.multiply(scratch, gates[:, 3 * n :], out=state[:, n:])
+        logits = self.inputs[-1][:, n:] @ w.head
+        logits += w.head_bias
+        return logits

@@ -1,0 +1,97 @@
+"""Whatever people upload: a clear MidiError, or a melody read leniently; never anything else."""
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hostile_midi import MELODY, hostile_files
+from melody import Melody, MidiError, encode_midi
+from melody.encoding import melody_from_pretty_midi
+from melody.midi_io import load_midi_bytes
+from melody.playground import seed_from_midi
+from melody.sandbox import call_limited
+from midi_factory import midi_bytes
+
+FILES = hostile_files()
+MESSAGES = {
+    "text.mid": "not a MIDI file", "audio.mid": "not a MIDI file", "random-bytes.mid": "not a MIDI file",
+    "empty.mid": "is empty", "header-only.mid": "no tracks", "truncated.mid": "truncated",
+    "track-length-past-end.mid": "track length is wrong", "division-zero.mid": "0 ticks",
+    "no-notes.mid": "no notes", "drums-only.mid": "only drum tracks",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_every_hostile_file_gets_a_clear_answer(tmp_path, name):
+    data, expected = FILES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    started = time.monotonic()
+    if expected == "error":
+        with pytest.raises(MidiError, match=MESSAGES[name]) as info:
+            encode_midi(path)
+        assert name in str(info.value)
+    else:
+        melody = encode_midi(path)
+        assert isinstance(melody, Melody) and len(melody) >= 1
+        assert all(54 <= p <= 90 for p in melody.pitches)
+    assert time.monotonic() - started < 60
+
+
+def test_lenient_reads_keep_the_music(tmp_path):
+    def read(name):
+        (tmp_path / name).write_bytes(FILES[name][0])
+        return encode_midi(tmp_path / name)
+
+    assert list(read("smpte-timing.mid").pitches) == MELODY
+    assert list(read("format-2.mid").pitches) == MELODY  # the two patterns one after the other
+    assert list(read("data-bytes-over-127.mid").pitches) == MELODY
+    assert list(read("tempo-1-microsecond.mid").pitches) == MELODY
+    assert list(read("tempo-16-seconds.mid").pitches) == MELODY
+    assert read("pitches-0-and-127.mid").notes_folded == 4
+    held = read("ten-hour-note.mid")  # the note ends at the reading limit; what follows is left out
+    assert list(held.pitches) == [60] and held.notes_past_limits == len(MELODY)
+    big = read("200000-notes.mid")
+    assert big.notes_past_limits > 0 and big.notes_in_source + big.notes_past_limits == 200_000
+
+
+def test_upload_reading_is_bounded_in_time_and_memory(tmp_path):
+    path = tmp_path / "big.mid"
+    path.write_bytes(FILES["200000-notes.mid"][0])
+    with pytest.raises(MidiError, match="Gave up reading the file after 0.5 s"):
+        call_limited(encode_midi, path, seconds=0.5)
+    with pytest.raises(MidiError, match="more than 64 MB"):
+        call_limited(bytearray, 256 << 20, memory_bytes=64 << 20)
+    with pytest.raises(MidiError, match="not a MIDI file"):  # the child's own errors come back as they are
+        call_limited(encode_midi, _write(tmp_path / "t.mid", b"text"))
+    seed, melody = seed_from_midi(_write(tmp_path / "ok.mid", midi_bytes()))
+    assert list(seed.pitches) == [60, 62, 64, 65, 67]
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_midi_bytes_give_a_melody_or_a_midi_error(data):
+    original = bytearray(midi_bytes([60, 62, 64, 65, 67, 69, 71, 72]))
+    for _ in range(data.draw(st.integers(1, 8))):
+        action = data.draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        at = data.draw(st.integers(0, max(len(original) - 1, 0)))
+        if action == "flip" and original:
+            original[at] = data.draw(st.integers(0, 255))
+        elif action == "insert":
+            original[at:at] = data.draw(st.binary(min_size=1, max_size=8))
+        elif action == "delete" and original:
+            del original[at : at + data.draw(st.integers(1, 8))]
+        elif action == "truncate":
+            del original[at:]
+    try:
+        midi = load_midi_bytes(bytes(original), "fuzzed.mid")
+    except MidiError:
+        return
+    melody = melody_from_pretty_midi(midi)
+    assert all(54 <= p <= 90 for p in melody.pitches)

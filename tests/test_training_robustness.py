@@ -1,0 +1,103 @@
+"""Training loses nothing: stop signals, resumption, damaged files, several processes."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import melody
+import train as train_cli
+from melody.training import state_path_for
+from midi_factory import write_small_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--embedding-size", "8", "--hidden-size", "24", "--num-layers", "1", "--batch-size", "8",
+         "--crop-length", "16", "--quiet", "--workers", "1"]
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("MELODY_CACHE", str(tmp_path / "cache"))
+    write_small_corpus(tmp_path / "midi")
+    return tmp_path / "midi"
+
+
+def test_sigterm_keeps_the_best_checkpoint_and_resume_continues(corpus, tmp_path):
+    out = tmp_path / "model.pt"
+    state = state_path_for(out)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(corpus), "--out", str(out),
+                                "--epochs", "100000", "--patience", "100000", *SMALL],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (state.exists() and out.exists()) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it get into the middle of a later epoch
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "Stopped on request" in output and "--resume" in output
+    assert melody.load_model(out).info["finished"] is False  # the best model so far, readable
+    saved = torch.load(state, weights_only=True)
+    assert saved["saved_because"] == "interrupted" and saved["optimizer_state"]["state"]
+    train_cli.main(["--resume", str(out), "--epochs", str(saved["epoch"] + 2), "--quiet"])
+    resumed = torch.load(state, weights_only=True)
+    assert resumed["epoch"] == saved["epoch"] + 2
+    assert resumed["history"][: len(saved["history"])] == saved["history"]
+    assert melody.load_model(out).info["finished"] is True
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 3], lambda b: b"garbage"])
+def test_resuming_from_a_damaged_state_is_a_clear_error(corpus, tmp_path, capsys, damage):
+    out = tmp_path / "model.pt"
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL])
+    state = state_path_for(out)
+    state.write_bytes(damage(state.read_bytes()))
+    assert train_cli.cli(["--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "damaged or truncated" in err and "Traceback" not in err
+
+
+def test_unreadable_files_are_skipped_with_names(corpus, tmp_path, capsys):
+    (corpus / "empty.mid").write_bytes(b"")
+    (corpus / "text.mid").write_text("not midi")
+    train_cli.main(["--data", str(corpus), "--out", str(tmp_path / "m.pt"), "--epochs", "1", *SMALL])
+    printed = capsys.readouterr().out
+    assert "Skipped 2 unreadable or empty files" in printed and "empty.mid" in printed and "text.mid" in printed
+    skipped = dict(melody.load_model(tmp_path / "m.pt").info["data"]["skipped"])
+    assert "is empty" in skipped["empty.mid"] and "not a MIDI file" in skipped["text.mid"]
+
+
+def test_encoding_on_all_cores_matches_one_core(corpus, tmp_path):
+    from melody.corpus import encode_folder
+
+    one, _ = encode_folder(corpus, workers=1, cache_dir=None, progress=False)
+    many, _ = encode_folder(corpus, workers=2, cache_dir=None, progress=False)
+    assert [(s.name, s.melody.tokens) for s in one] == [(s.name, s.melody.tokens) for s in many]
+
+
+@pytest.mark.slow
+def test_two_processes_under_torchrun(corpus, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    out = tmp_path / "ddp.pt"
+    process = subprocess.Popen([torchrun, "--standalone", "--nproc_per_node=2", str(ROOT / "train.py"),
+                                "--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:  # never leave the workers behind
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, output
+    assert "2 process(es)" in output
+    model = melody.load_model(out)
+    assert model.info["finished"] and model.info["processes"] == 2
+    assert len(model.info["metrics"]["history"]) == 2
+    assert not list(tmp_path.glob(".*.tmp"))  # one writer, atomic renames, no leftovers
