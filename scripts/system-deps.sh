@@ -7,7 +7,7 @@ mode=${1:-run}
 missing=()
 
 have_fluidsynth() { ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so'; }
-have_soundfont() { ls /usr/share/sounds/sf2/*.sf2 /usr/share/soundfonts/*.sf2 >/dev/null 2>&1; }
+have_soundfont() { compgen -G "/usr/share/sounds/sf2/*.sf2" >/dev/null || compgen -G "/usr/share/soundfonts/*.sf2" >/dev/null; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
 
 have_fluidsynth || missing+=(libfluidsynth3)
