@@ -46,7 +46,7 @@ def user_errors(fn):
 
 def build(playground):
     default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy")
-    checkpoints = [(pg.checkpoint_label(p), p.name) for p in playground.checkpoints()]
+    checkpoints = playground.checkpoint_choices()
     fonts = [(f.label, i) for i, f in enumerate(playground.soundfonts)] or [("built-in synth", 0)]
     instruments = [(f"{n}: {pg.instrument_name(n)}", n) for n in range(128)]
 
@@ -54,7 +54,8 @@ def build(playground):
         seed = session["seed"]
         return session, playground.seed_preview(seed), f"**Seed:** {seed.describe()}"
 
-    with gr.Blocks(title="Melody playground") as demo:
+    # Gradio keeps a copy of every result it serves: delete copies older than an hour, every hour.
+    with gr.Blocks(title="Melody playground", delete_cache=(3600, 3600)) as demo:
         session = gr.State(pg.new_session(default_seed))
         gr.Markdown("# Melody playground\nGive the start of a tune, pick how adventurous the model may be, "
                     "and hear an LSTM trained on Pokémon music continue it.")
@@ -195,6 +196,10 @@ def build(playground):
 
             keep.click(user_errors(keep_going), session, seed_views, api_visibility="private")
 
+        # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
+        demo.load(lambda: gr.Dropdown(choices=playground.checkpoint_choices(), value=playground.default_checkpoint().name),
+                  None, checkpoint, api_visibility="private")
+
         # --- the HTTP API: /generate, usable with gradio_client by keyword -------------------------
         with gr.Row(visible=False):
             api_inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), gr.Number(1.0), gr.Number(64, precision=0),
@@ -224,14 +229,18 @@ def build(playground):
     return demo
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("MELODY_HOST", "127.0.0.1"),
                         help="address to serve on (default 127.0.0.1: this machine only; 0.0.0.0 for your network)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("MELODY_PORT", "7860")))
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     parser.add_argument("--concurrency", type=int, default=2, help="generations served at once (default 2)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main():
+    args = parse_args()
     playground = pg.Playground(voices=args.concurrency)
     demo = build(playground)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
@@ -243,4 +252,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MelodyError as exc:  # e.g. no checkpoint at all: one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None

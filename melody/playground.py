@@ -14,7 +14,7 @@ import pretty_midi
 from . import plots
 from .checkpoint import list_checkpoints, load_model, newest_checkpoint
 from .encoding import encode_midi, melody_from_pitches
-from .errors import SeedError
+from .errors import MelodyError, SeedError
 from .midi_io import note_span, notes_to_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, parse_notes
 from .originality import longest_shared_run
@@ -183,17 +183,13 @@ def undo_seed(session):
     return dict(session, seed=session["history"][-1], history=session["history"][:-1])
 
 
-def checkpoint_label(path):
-    """``name — what it was trained on, its validation bits per note``, for the checkpoint selector."""
-    try:
-        info = load_model(path).info
-    except Exception as exc:  # a broken file is listed with its problem rather than hidden
-        return f"{Path(path).name} — unreadable: {exc}"
+def checkpoint_label(name, info):
+    """``name — what it was trained on, its bits per note on unseen songs``, for the checkpoint selector."""
     data, metrics = info.get("data", {}), info.get("metrics", {})
     source = Path(str(data.get("source", "?"))).name or str(data.get("source"))
     figure = metrics.get("test_bits_per_note", metrics.get("val_bits_per_note"))
     bits = f", {figure:.2f} bits/note on unseen songs" if figure is not None else ""
-    return f"{Path(path).name} — {data.get('files', '?')} songs from {source}{bits} ({info.get('created', '')[:10]})"
+    return f"{name} — {data.get('files', '?')} songs from {source}{bits} ({info.get('created', '')[:10]})"
 
 
 class Playground:
@@ -212,6 +208,16 @@ class Playground:
 
     def checkpoints(self):
         return list_checkpoints(self.checkpoint_dir)
+
+    def checkpoint_choices(self):
+        """``(label, file name)`` of every checkpoint, for a selector; a broken file is listed with its problem."""
+        choices = []
+        for path in self.checkpoints():
+            try:
+                choices.append((checkpoint_label(path.name, self.model(path.name).info), path.name))
+            except MelodyError as exc:
+                choices.append((f"{path.name} — unreadable: {exc}", path.name))
+        return choices
 
     def default_checkpoint(self):
         return newest_checkpoint(self.checkpoint_dir)

@@ -102,6 +102,22 @@ def test_draw_generate_hear_and_see(page, tmp_path):
     expect(page.locator("#seed-text")).to_contain_text(f"{len(DRAWN)} notes from the grid", timeout=30_000)
 
 
+def test_hear_the_drawn_seed(page):
+    page.locator("#hear-seed").click()
+    wait_until(lambda: audio_duration(page, "seed-audio") > 0)
+    assert abs(audio_duration(page, "seed-audio") - (15 * 0.25 + 1.0)) < 0.15  # Ode to Joy: 15 eighth notes
+
+
+def test_a_bad_upload_shows_a_message_and_the_page_goes_on(page, tmp_path):
+    bad = tmp_path / "not-midi.mid"
+    bad.write_text("These are my notes: C D E F G")
+    page.get_by_role("tab", name="Upload MIDI").click()
+    page.locator("#upload input[type=file]").set_input_files(str(bad))
+    expect(page.get_by_text("is not a MIDI file").first).to_be_visible(timeout=30_000)
+    page.locator("#generate").click()  # the previous seed is still there and still works
+    expect(page.locator("#summary textarea")).to_have_value(re.compile(r"random seed \d+"), timeout=60_000)
+
+
 def test_upload_shows_what_the_encoder_found(page, tmp_path):
     song = POKEMON_DIR / "Pokemon - Pallet Town.mid"
     if not song.exists():

@@ -111,3 +111,16 @@ def test_fine_tuning_starts_from_the_weights_and_keeps_both_indexes(corpus, tmp_
     assert names[: len(pretrained.info["originality"]["names"])] == pretrained.info["originality"]["names"]
     assert any(n.startswith("again-") for n in names)
     assert "--init-from" in tuned.info["command"]
+
+
+def test_without_data_it_trains_on_musics21_folk_songs(tmp_path, monkeypatch, capsys):
+    from melody import corpus
+
+    monkeypatch.setenv("MELODY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # no data/midi here
+    real = corpus.folk_corpus_files
+    monkeypatch.setattr(corpus, "folk_corpus_files", lambda: [p for p in real() if p.name == "testd.abc"])
+    train_cli.main(["--out", str(tmp_path / "folk.pt"), "--epochs", "1", *SMALL])
+    assert "music21's bundled folk songs" in capsys.readouterr().out
+    model = melody.load_model(tmp_path / "folk.pt")
+    assert model.info["data"]["source"] == "folk" and model.info["data"]["files"] >= 3
