@@ -15,7 +15,6 @@ import gradio as gr
 
 from melody import MelodyError
 from melody import playground as pg
-from melody.notes import format_notes
 from melody.web.grid import piano_grid
 
 MAX_UPLOAD = "10mb"
@@ -170,9 +169,9 @@ def build(playground):
                                    program=prog, original_key=back, variations=k_variations,
                                    show_probabilities=shade, memory=mem)
             result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
-            state = dict(state, results=[v.model_pitches for v in result.variations])
+            state = dict(state, results=[v.model_pitches for v in result.variations], results_seed=state["seed"])
             updates = [state, result.settings.rng_seed, result.summary]
-            for number, (group, *_rest) in enumerate(outputs):
+            for number in range(len(outputs)):
                 if number < len(result.variations):
                     v = result.variations[number]
                     updates += [gr.Group(visible=True), str(v.audio_path), str(v.roll_path),
@@ -191,8 +190,9 @@ def build(playground):
             def keep_going(state, number=number):
                 if number >= len(state.get("results", [])):
                     raise MelodyError("Generate first: there is no result to continue from yet.")
-                seed = state["seed"]
-                return show_seed(pg.with_seed(state, pg.continue_from(seed, state["results"][number])))
+                # the seed these results continued, even if another seed was set since
+                longer = pg.continue_from(state["results_seed"], state["results"][number])
+                return show_seed(pg.with_seed(state, longer))
 
             keep.click(user_errors(keep_going), session, seed_views, api_visibility="private")
 

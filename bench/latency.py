@@ -61,7 +61,7 @@ def start_app():
                     return process, url, time.perf_counter() - started
         except OSError:
             if process.poll() is not None or time.perf_counter() - started > 120:
-                raise RuntimeError("app.py did not start")
+                raise RuntimeError("app.py did not start") from None
             time.sleep(0.05)
 
 

@@ -83,7 +83,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / "m.pt"
     save_small(path)
     before = path.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError, match="pickle"):
         ckpt.atomic_save({"bad": lambda: 0}, path)  # cannot be pickled: fails mid-write
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.pt"]
