@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from melody import MelodyError
 from melody import playground as pg
@@ -241,6 +242,7 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
+    torch.set_num_threads(1)  # one core per request: requests run side by side instead
     playground = pg.Playground(voices=args.concurrency)
     demo = build(playground)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=64)
