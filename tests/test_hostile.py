@@ -74,7 +74,7 @@ def _write(path, data):
     return path
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_midi_bytes_give_a_melody_or_a_midi_error(data):
     original = bytearray(midi_bytes([60, 62, 64, 65, 67, 69, 71, 72]))
