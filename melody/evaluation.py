@@ -16,8 +16,8 @@ def note_probabilities(model, sequences, batch_size=16, device="cpu"):
     start = torch.exp(model.start_log_probs).cpu().double().numpy()
     try:
         for i in range(0, len(order), batch_size):
-            batch = [list(sequences[j]) for j in order[i : i + batch_size] if len(sequences[j])]
             chosen = [j for j in order[i : i + batch_size] if len(sequences[j])]
+            batch = [list(sequences[j]) for j in chosen]
             if not batch:
                 continue
             longest = max(len(s) for s in batch)

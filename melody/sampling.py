@@ -6,7 +6,7 @@ import torch
 from threadpoolctl import ThreadpoolController
 
 from .errors import SeedError
-from .memory import SongMemory
+from .memory import SongMemory, mix
 from .notes import fold_pitch
 from .stepper import stepper_for
 
@@ -91,7 +91,7 @@ def _with_memory(probs, memories, weights):
     for row, memory in enumerate(memories):
         k, remembered = memory.lookup()
         if k:
-            probs[row] = (1 - weights[k]) * probs[row] + weights[k] * remembered
+            probs[row] = mix(probs[row], remembered, k, weights)
     return probs
 
 

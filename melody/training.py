@@ -136,7 +136,7 @@ def train(
     counts = np.bincount(np.concatenate(train_tokens), minlength=model_config.vocab_size)
     model.set_start_distribution(counts)
     if init_state is not None:
-        model.load_state_dict(dict(init_state, memory_weights=model.memory_weights), strict=False)
+        model.load_state_dict(dict(init_state, memory_weights=model.memory_weights))
         model.set_start_distribution(counts)  # this data's note frequencies; the memory is refitted at the end
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
