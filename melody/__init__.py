@@ -8,6 +8,15 @@ Public API::
                     rng_seed=None, num_variations=1, return_probs=False)
     melody.notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0) -> pretty_midi.PrettyMIDI
 """
+import contextlib
+import io
+
+# pretty_midi imports pyfluidsynth, which prints "'fluidsynth' was found at ..." to stdout whenever the
+# CI environment variable is set. That line would corrupt `python -m melody ... --json` output, so the
+# first import happens here, with stdout captured.
+with contextlib.redirect_stdout(io.StringIO()):
+    import pretty_midi  # noqa: F401
+
 from .checkpoint import list_checkpoints, load_model, newest_checkpoint
 from .data import CropSampler, cyclic_crops
 from .encoding import EncodingConfig, Melody, encode_midi, melody_from_pitches

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,10 @@ from midi_factory import C_MAJOR_SCALE, write_melody, write_small_corpus
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd)
+    # With CI set, pyfluidsynth prints a line to stdout when it is imported; --json output must stay clean
+    # whether or not the variable is set, so the CLI always runs with it here.
+    env = {**os.environ, "CI": "true"}
+    return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 @pytest.fixture(scope="module")
