@@ -1,4 +1,6 @@
 """Bits per note of a model, teacher-forced over whole songs: the one measure used in training and evaluation."""
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -38,6 +40,36 @@ def note_probabilities(model, sequences, batch_size=16, device="cpu"):
     return out
 
 
+@dataclass
+class Predictions:
+    """What a model predicted for every note of some songs (concatenated): the LSTM's probability
+    of the note, and the song memory's match length (0: no match) and probability of it."""
+
+    lstm: np.ndarray
+    orders: np.ndarray
+    remembered: np.ndarray
+
+    def bits(self, weights=None):
+        """Sum of ``-log2 p(note)``: ``p`` the LSTM alone, or mixed with the memory by ``weights``."""
+        probs = self.lstm if weights is None else mix(self.lstm, self.remembered, self.orders, weights)
+        return float(-np.log2(np.maximum(probs, 1e-300)).sum())
+
+    def bits_per_note(self, weights=None):
+        return self.bits(weights) / max(len(self.lstm), 1)
+
+
+def predictions(model, sequences, batch_size=16, device="cpu", memory=True):
+    """The ``Predictions`` of ``model`` for ``sequences``; ``memory=False`` skips the song memory's
+    lookups (every match length is then 0, i.e. the LSTM alone)."""
+    lstm = np.concatenate([np.zeros(0), *note_probabilities(model, sequences, batch_size, device)])
+    orders, remembered = np.zeros(len(lstm), dtype=np.int64), np.zeros(len(lstm))
+    if memory:
+        found = [memory_predictions(s, model.config.vocab_size, model.config.memory_order) for s in sequences]
+        orders = np.concatenate([orders[:0], *(o for o, _ in found)])
+        remembered = np.concatenate([remembered[:0], *(r for _, r in found)])
+    return Predictions(lstm, orders, remembered)
+
+
 def total_bits(model, sequences, batch_size=16, device="cpu", memory=True):
     """Sum of ``-log2 p(note)`` over every note of every sequence, and the number of notes.
 
@@ -45,14 +77,9 @@ def total_bits(model, sequences, batch_size=16, device="cpu", memory=True):
     ``memory_weights`` (all zero until fitted); ``memory=False`` scores the LSTM alone.
     """
     weights = model.memory_weights.cpu().numpy()
-    bits, notes = 0.0, 0
-    for seq, probs in zip(sequences, note_probabilities(model, sequences, batch_size, device)):
-        if memory and weights.any() and len(seq):
-            orders, remembered = memory_predictions(seq, model.config.vocab_size, model.config.memory_order)
-            probs = mix(probs, remembered, orders, weights)
-        bits += float(-np.log2(np.maximum(probs, 1e-300)).sum())
-        notes += len(seq)
-    return bits, notes
+    memory = memory and bool(weights.any())
+    found = predictions(model, sequences, batch_size, device, memory)
+    return found.bits(weights if memory else None), len(found.lstm)
 
 
 def bits_per_note(model, sequences, batch_size=16, device="cpu", memory=True):

@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .data import CropSampler
-from .evaluation import bits_per_note, note_probabilities
-from .memory import fit_weights, memory_predictions
+from .evaluation import bits_per_note, predictions
+from .memory import fit_weights
 from .model import MelodyLSTM, ModelConfig
 from .ngram import InterpolatedTrigram
 from .originality import build_index, merge_indexes
@@ -266,15 +266,12 @@ def train(
     return metrics
 
 
-def fit_memory(model, sequences, device="cpu"):
-    """Fit the song memory's weights on held-out songs (EM) and store them in the model."""
-    lstm = np.concatenate(note_probabilities(model, sequences, device=device))
-    found = [memory_predictions(s, model.config.vocab_size, model.config.memory_order) for s in sequences]
-    orders = np.concatenate([o for o, _ in found])
-    remembered = np.concatenate([p for _, p in found])
-    weights = fit_weights(lstm, remembered, orders, model.config.memory_order)
+def fit_memory(model, found):
+    """Fit the song memory's weights (EM) on the ``Predictions`` of held-out songs and store them in
+    the model; returns them as the model stores them."""
+    weights = fit_weights(found.lstm, found.remembered, found.orders, model.config.memory_order)
     model.memory_weights.copy_(torch.tensor(weights))
-    return weights
+    return model.memory_weights.cpu().numpy()
 
 
 def finish(out_path, parts, trigram, trigram_val, history, stop_reason, epochs, device, encoding, info):
@@ -286,13 +283,16 @@ def finish(out_path, parts, trigram, trigram_val, history, stop_reason, epochs, 
     val_tokens = [s.melody.tokens for s in parts["validation"]]
     test_tokens = [s.melody.tokens for s in parts["test"]]
     metrics = dict(payload["metrics"], history=history, stop_reason=stop_reason, epochs=epochs)
-    metrics["memory_weights"] = fit_memory(model, val_tokens, device)
-    metrics["val_bits_per_note_with_memory"] = bits_per_note(model, val_tokens, device=device)
+    val = predictions(model, val_tokens, device=device)
+    weights = fit_memory(model, val)
+    metrics["memory_weights"] = [float(w) for w in weights]
+    metrics["val_bits_per_note_with_memory"] = val.bits_per_note(weights)
     metrics["val_ratio_to_trigram"] = metrics["val_bits_per_note"] / trigram_val
     if test_tokens:
         trigram_test = metrics["trigram_test_bits_per_note"] = trigram.bits_per_note(test_tokens)
-        metrics["test_bits_per_note"] = bits_per_note(model, test_tokens, device=device)
-        metrics["test_bits_per_note_lstm"] = bits_per_note(model, test_tokens, device=device, memory=False)
+        test = predictions(model, test_tokens, device=device)
+        metrics["test_bits_per_note"] = test.bits_per_note(weights)
+        metrics["test_bits_per_note_lstm"] = test.bits_per_note()
         metrics["test_ratio_to_trigram"] = metrics["test_bits_per_note"] / trigram_test
         metrics["test_ratio_to_trigram_lstm"] = metrics["test_bits_per_note_lstm"] / trigram_test
     ckpt.atomic_save(ckpt.checkpoint_payload(model, encoding, metrics=metrics, **dict(info, finished=True)), out_path)
