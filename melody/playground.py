@@ -231,11 +231,12 @@ class Playground:
             path = known[Path(str(name)).name]
         else:
             path = self.default_checkpoint()
-        with self._lock:
-            stamp = (path, path.stat().st_mtime if path.exists() else None)
-            if stamp not in self._models:
-                self._models[stamp] = load_model(path)
-            return self._models[stamp]
+        with self._lock:  # one model per file, reloaded when the file changes (a training run rewrites it)
+            stamp = path.stat().st_mtime if path.exists() else None
+            cached = self._models.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = self._models[path] = (stamp, load_model(path))
+            return cached[1]
 
     def renderer(self, index=0):
         """The synthesizer for soundfont ``index`` of ``self.soundfonts`` (index, never a path, from users)."""

@@ -112,3 +112,28 @@ def test_old_result_files_are_cleaned(playground):
     assert any(playground.output_dir.iterdir())
     playground.clean_old_files(max_age_seconds=-1)
     assert not any(playground.output_dir.iterdir())
+
+
+def test_a_rewritten_checkpoint_is_reloaded_and_replaces_the_old_model(tmp_path):
+    """A training run rewrites its checkpoint whenever validation improves: the page serves the new
+    weights and keeps one model per file, however often the file changes."""
+    import os
+    import shutil
+
+    from melody import checkpoint as ckpt
+
+    shipped = ckpt.newest_checkpoint()
+    path = tmp_path / "run.pt"
+    shutil.copy(shipped, path)
+    playground = pg.Playground(checkpoint_dir=tmp_path, output_dir=tmp_path / "out")
+    first = playground.model("run.pt")
+    assert playground.model("run.pt") is first  # unchanged file: the same model
+    original = ckpt.read_file(path, ckpt.FORMAT)
+    for round_number in range(1, 4):
+        state = dict(original["model_state"], **{"head.bias": original["model_state"]["head.bias"] + round_number})
+        ckpt.atomic_save(dict(original, model_state=state), path)
+        os.utime(path, (0, 1_000_000 + round_number))  # a distinct mtime even on a coarse clock
+        reloaded = playground.model("run.pt")
+        assert reloaded is not first
+        assert float((reloaded.head.bias - first.head.bias).detach().mean()) == pytest.approx(round_number, abs=1e-4)
+    assert len(playground._models) == 1
