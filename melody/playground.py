@@ -17,7 +17,7 @@ from .encoding import encode_midi, melody_from_pitches
 from .errors import MelodyError, SeedError
 from .midi_io import note_span, notes_to_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, parse_notes
-from .originality import longest_shared_run
+from .originality import ORDER, longest_shared_run
 from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
 from .sandbox import call_limited
 from .sampling import generate
@@ -352,7 +352,7 @@ def describe_originality(shared):
     if length is None:
         return "originality: this checkpoint has no index of its training songs"
     if not length:
-        return "shares no run of 4 or more notes with any training song"
+        return f"shares no run of {ORDER} or more notes with any training song"
     return f"longest run shared with a training song: {length} notes ({song})"
 
 
