@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the test helpers the benchmarks share
 POKEMON = ROOT.parent / "shared" / "data" / "pokemon-midi"
 
 

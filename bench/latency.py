@@ -8,18 +8,13 @@ Prints JSON: median and p95 in milliseconds per stage, the machine, and the sett
 """
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import torch
 
-from common import POKEMON, ROOT, machine, summary, timed
+from common import POKEMON, machine, summary, timed
+from app_process import start_app, stop_app  # tests/, put on the path by common
 from original import OriginalLSTM, generate_eagerly
 from melody import load_model, notes_to_midi
 from melody import playground as pg
@@ -36,33 +31,12 @@ def upload_file():
     if POKEMON.is_dir():
         files = sorted(POKEMON.glob("*.mid"), key=lambda p: p.stat().st_size)
         return files[len(files) // 2]
-    sys.path.insert(0, str(ROOT / "tests"))
     from midi_factory import write_notes
 
     path = Path(tempfile.mkdtemp()) / "song.mid"
     lead = [(60 + (i * 7) % 19, i * 0.5, 0.5) for i in range(600)]
     bass = [(36 + i % 7, i, 1.0) for i in range(300)]
     return write_notes(path, lead, extra_tracks=[(bass, 33, False)])
-
-
-def start_app():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, GRADIO_ANALYTICS_ENABLED="False"))
-    url = f"http://127.0.0.1:{port}/"
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return process, url, time.perf_counter() - started
-        except OSError:
-            if process.poll() is not None or time.perf_counter() - started > 120:
-                raise RuntimeError("app.py did not start") from None
-            time.sleep(0.05)
 
 
 def main():
@@ -119,7 +93,7 @@ def main():
     if not args.skip_api:
         from gradio_client import Client
 
-        process, url, startup = start_app()
+        process, url, startup = start_app(Path(tempfile.mkdtemp()) / "app.log")
         try:
             results["page ready after start (s)"] = round(startup, 2)
             client = Client(url, verbose=False)
@@ -132,8 +106,7 @@ def main():
                 lambda: bare.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
                 args.runs, warmup=2))
         finally:
-            process.terminate()
-            process.wait(10)
+            stop_app(process)
 
     if not args.skip_original:
         original = OriginalLSTM()

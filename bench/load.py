@@ -8,13 +8,15 @@ own seed (no results crossing between users).
 """
 import argparse
 import json
+import tempfile
 import threading
 import time
+from pathlib import Path
 
-import pretty_midi
 
 from common import summary
-from latency import start_app
+from app_process import start_app, stop_app  # tests/, put on the path by common
+from midi_factory import pitches_in
 
 
 def run_user(url, number, requests, length, results):
@@ -28,7 +30,7 @@ def run_user(url, number, requests, length, results):
             _, _, midi_path, _ = client.predict(seed_notes=" ".join(map(str, seed)), length=length,
                                                 rng_seed=number * 1000 + attempt, original_key=False,
                                                 api_name="/generate")
-            notes = [n.pitch for n in pretty_midi.PrettyMIDI(midi_path).instruments[0].notes]
+            notes = pitches_in(midi_path)
             crossed = notes[: len(seed)] != model_key_seed(seed)
             results.append((time.perf_counter() - started, "crossed" if crossed else None))
         except Exception as exc:  # counted and reported, never fatal to the benchmark
@@ -52,7 +54,7 @@ def main():
     process = None
     url = args.url
     if not url:
-        process, url, _ = start_app()
+        process, url, _ = start_app(Path(tempfile.mkdtemp()) / "app.log")
     results = []
     try:
         started = time.perf_counter()
@@ -65,8 +67,7 @@ def main():
         elapsed = time.perf_counter() - started
     finally:
         if process:
-            process.terminate()
-            process.wait(10)
+            stop_app(process)
     errors = [e for _, e in results if e]
     report = {"users": args.users, "requests": len(results), "notes per request": args.length,
               "seconds": round(elapsed, 2), "throughput (requests/s)": round(len(results) / elapsed, 2),

@@ -5,6 +5,14 @@ import mido
 import pretty_midi
 
 POKEMON_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "pokemon-midi"
+# Flags of train.py for a model small enough to train in seconds.
+SMALL_TRAINING_FLAGS = ["--embedding-size", "8", "--hidden-size", "24", "--num-layers", "1", "--batch-size", "8",
+                        "--crop-length", "16", "--quiet", "--workers", "1"]
+
+
+def pitches_in(path):
+    """The MIDI pitches of a file's first instrument, in order (what the playground and CLI write)."""
+    return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
 
 
 def write_notes(path, notes, program=0, is_drum=False, tempo=120.0, extra_tracks=()):

@@ -3,12 +3,11 @@ import re
 import time
 from pathlib import Path
 
-import pretty_midi
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 import melody
-from midi_factory import POKEMON_DIR, write_melody
+from midi_factory import POKEMON_DIR, pitches_in, write_melody
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,7 +68,7 @@ def midi_notes(page, element_id, tmp_path):
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"{element_id}.mid"
     path.write_bytes(data)
-    return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
+    return pitches_in(path)
 
 
 def test_page_opens_with_a_seed_ready(page):

@@ -3,11 +3,10 @@ import os
 import subprocess
 import sys
 
-import pretty_midi
 import pytest
 
 import train as train_cli
-from midi_factory import C_MAJOR_SCALE, write_melody, write_small_corpus
+from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_corpus
 
 
 def run(*args, cwd=None):
@@ -27,21 +26,17 @@ def small_checkpoint(tmp_path_factory):
     return out
 
 
-def notes_of(path):
-    return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
-
-
 def test_generate_writes_seed_then_continuation(small_checkpoint, tmp_path):
     out = tmp_path / "out.mid"
     result = run("generate", "--seed", "C4 D4 E4", "--length", "20", "--temperature", "1.0", "--rng-seed", "7",
                  "--out", str(out), "--checkpoint", str(small_checkpoint))
     assert result.returncode == 0, result.stderr
-    pitches = notes_of(out)
+    pitches = pitches_in(out)
     assert len(pitches) == 23 and pitches[:3] == [60, 62, 64]
     again = tmp_path / "again.mid"
     run("generate", "--seed", "60 62 64", "--length", "20", "--rng-seed", "7", "--out", str(again),
         "--checkpoint", str(small_checkpoint))
-    assert notes_of(again) == pitches
+    assert pitches_in(again) == pitches
 
 
 def test_generate_from_a_midi_seed_in_another_key(small_checkpoint, tmp_path):
@@ -50,10 +45,10 @@ def test_generate_from_a_midi_seed_in_another_key(small_checkpoint, tmp_path):
     result = run("generate", "--seed-midi", str(seed), "--length", "8", "--rng-seed", "1", "--out", str(out),
                  "--checkpoint", str(small_checkpoint), "--beta", "3", "--top-k", "5")
     assert result.returncode == 0, result.stderr
-    assert notes_of(out)[:8] == [p + 2 for p in C_MAJOR_SCALE]  # back in D major
+    assert pitches_in(out)[:8] == [p + 2 for p in C_MAJOR_SCALE]  # back in D major
     run("generate", "--seed-midi", str(seed), "--length", "8", "--out", str(out), "--model-key",
         "--checkpoint", str(small_checkpoint))
-    assert notes_of(out)[:8] == C_MAJOR_SCALE
+    assert pitches_in(out)[:8] == C_MAJOR_SCALE
 
 
 def test_encode_prints_json_of_each_file(tmp_path):
@@ -72,7 +67,7 @@ def test_evaluate_prints_bits_per_note(small_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["files"] == len(paths)
-    assert figures["notes"] == sum(len(notes_of(p)) for p in paths)
+    assert figures["notes"] == sum(len(pitches_in(p)) for p in paths)
     assert 0 < figures["bits_per_note"] < 5.2
 
 

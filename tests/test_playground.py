@@ -1,12 +1,11 @@
 import numpy as np
-import pretty_midi
 import pytest
 import soundfile
 
 from melody import SeedError
 from melody import playground as pg
 from melody.render import SAMPLE_RATE_HZ, TAIL_SECONDS
-from midi_factory import C_MAJOR_SCALE, write_melody
+from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody
 
 
 def test_seed_from_typed_notes_keeps_its_key():
@@ -80,7 +79,7 @@ def test_generate_writes_audio_roll_midi_for_every_variation(playground):
     result = playground.generate(seed, pg.Settings(length=12, rng_seed=3, variations=2, tempo_bpm=120))
     assert len(result.variations) == 2
     for v in result.variations:
-        notes = [n.pitch for n in pretty_midi.PrettyMIDI(str(v.midi_path)).instruments[0].notes]
+        notes = pitches_in(v.midi_path)
         assert notes[:4] == [62, 64, 66, 67] and notes[4:] == v.pitches and len(v.pitches) == 12
         audio, rate = soundfile.read(v.audio_path)
         assert rate == SAMPLE_RATE_HZ
@@ -95,7 +94,7 @@ def test_generate_writes_audio_roll_midi_for_every_variation(playground):
 def test_model_key_output_stays_in_c(playground):
     seed = pg.seed_from_notes("D4 E4 F#4 G4")
     result = playground.generate(seed, pg.Settings(length=4, rng_seed=1, original_key=False))
-    notes = [n.pitch for n in pretty_midi.PrettyMIDI(str(result.variations[0].midi_path)).instruments[0].notes]
+    notes = pitches_in(result.variations[0].midi_path)
     assert notes[:4] == [60, 62, 64, 65]
 
 

@@ -7,10 +7,8 @@ import melody
 import train as train_cli
 from melody import checkpoint as ckpt
 from melody.training import state_path_for
-from midi_factory import write_small_corpus
+from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
 
-SMALL = ["--embedding-size", "8", "--hidden-size", "24", "--num-layers", "1", "--batch-size", "8",
-         "--crop-length", "16", "--quiet", "--workers", "1"]
 
 
 @pytest.fixture
@@ -25,7 +23,7 @@ def corpus(tmp_path, monkeypatch):
 
 def test_short_training_run_end_to_end(corpus, tmp_path, capsys):
     out = tmp_path / "model.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "3", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "3", *SMALL_TRAINING_FLAGS])
     model = melody.load_model(out)
     assert model.config.hidden_size == 24 and model.config.num_layers == 1
     info = model.info
@@ -48,10 +46,10 @@ def test_default_output_is_a_new_file_and_becomes_the_default(corpus, tmp_path):
     folder = ckpt.CHECKPOINT_DIR
     folder.mkdir()
     first = folder / "previous.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(first), "--epochs", "1", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(first), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     os.utime(first, (1, 1))
     before = first.read_bytes()
-    train_cli.main(["--data", str(corpus), "--epochs", "1", *SMALL])
+    train_cli.main(["--data", str(corpus), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     files = sorted(p.name for p in melody.list_checkpoints())
     assert len(files) == 2 and "previous.pt" in files
     assert first.read_bytes() == before  # the previous checkpoint is kept as it was
@@ -62,13 +60,13 @@ def test_existing_output_is_never_overwritten(corpus, tmp_path):
     out = tmp_path / "model.pt"
     out.write_bytes(b"precious")
     with pytest.raises(melody.MelodyError, match="already exists"):
-        train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL])
+        train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     assert out.read_bytes() == b"precious"
 
 
 def test_resume_continues_with_optimiser_state(corpus, tmp_path):
     out = tmp_path / "model.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL_TRAINING_FLAGS])
     state = torch.load(state_path_for(out), weights_only=True)
     assert state["epoch"] == 2 and state["optimizer_state"]["state"]
     train_cli.main(["--resume", str(out), "--epochs", "4", "--quiet"])
@@ -83,7 +81,7 @@ def test_data_midi_folder_is_the_default(corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     os.makedirs("data")
     os.rename(corpus, "data/midi")
-    train_cli.main(["--out", str(tmp_path / "m.pt"), "--epochs", "1", *SMALL])
+    train_cli.main(["--out", str(tmp_path / "m.pt"), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     assert melody.load_model(tmp_path / "m.pt").info["data"]["source"] == "data/midi"
 
 
@@ -96,7 +94,7 @@ def test_folder_without_midi_is_a_clear_error(tmp_path, capsys):
 
 def test_fine_tuning_starts_from_the_weights_and_keeps_both_indexes(corpus, tmp_path):
     first = tmp_path / "pre.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(first), "--epochs", "1", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(first), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     pretrained = melody.load_model(first)
     other = tmp_path / "other"
     other.mkdir()
@@ -120,7 +118,7 @@ def test_without_data_it_trains_on_musics21_folk_songs(tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)  # no data/midi here
     real = corpus.folk_corpus_files
     monkeypatch.setattr(corpus, "folk_corpus_files", lambda: [p for p in real() if p.name == "testd.abc"])
-    train_cli.main(["--out", str(tmp_path / "folk.pt"), "--epochs", "1", *SMALL])
+    train_cli.main(["--out", str(tmp_path / "folk.pt"), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     assert "music21's bundled folk songs" in capsys.readouterr().out
     model = melody.load_model(tmp_path / "folk.pt")
     assert model.info["data"]["source"] == "folk" and model.info["data"]["files"] >= 3

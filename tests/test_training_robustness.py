@@ -13,11 +13,9 @@ import torch
 import melody
 import train as train_cli
 from melody.training import state_path_for
-from midi_factory import write_small_corpus
+from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--embedding-size", "8", "--hidden-size", "24", "--num-layers", "1", "--batch-size", "8",
-         "--crop-length", "16", "--quiet", "--workers", "1"]
 
 
 @pytest.fixture
@@ -32,7 +30,7 @@ def test_sigterm_keeps_the_best_checkpoint_and_resume_continues(corpus, tmp_path
     state = state_path_for(out)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(corpus), "--out", str(out),
-                                "--epochs", "100000", "--patience", "100000", *SMALL],
+                                "--epochs", "100000", "--patience", "100000", *SMALL_TRAINING_FLAGS],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while not (state.exists() and out.exists()) and time.time() < deadline:
@@ -55,7 +53,7 @@ def test_sigterm_keeps_the_best_checkpoint_and_resume_continues(corpus, tmp_path
 @pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 3], lambda b: b"garbage"])
 def test_resuming_from_a_damaged_state_is_a_clear_error(corpus, tmp_path, capsys, damage):
     out = tmp_path / "model.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     state = state_path_for(out)
     state.write_bytes(damage(state.read_bytes()))
     assert train_cli.cli(["--resume", str(out)]) == 2
@@ -66,7 +64,7 @@ def test_resuming_from_a_damaged_state_is_a_clear_error(corpus, tmp_path, capsys
 def test_unreadable_files_are_skipped_with_names(corpus, tmp_path, capsys):
     (corpus / "empty.mid").write_bytes(b"")
     (corpus / "text.mid").write_text("not midi")
-    train_cli.main(["--data", str(corpus), "--out", str(tmp_path / "m.pt"), "--epochs", "1", *SMALL])
+    train_cli.main(["--data", str(corpus), "--out", str(tmp_path / "m.pt"), "--epochs", "1", *SMALL_TRAINING_FLAGS])
     printed = capsys.readouterr().out
     assert "Skipped 2 unreadable or empty files" in printed and "empty.mid" in printed and "text.mid" in printed
     skipped = dict(melody.load_model(tmp_path / "m.pt").info["data"]["skipped"])
@@ -86,7 +84,7 @@ def test_two_processes_under_torchrun(corpus, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "ddp.pt"
     process = subprocess.Popen([torchrun, "--standalone", "--nproc_per_node=2", str(ROOT / "train.py"),
-                                "--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL],
+                                "--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL_TRAINING_FLAGS],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=dict(os.environ, OMP_NUM_THREADS="1"), start_new_session=True)
     try:
