@@ -7,24 +7,11 @@ import mido
 import numpy as np
 import soundfile
 
-
-def _file(tracks, ticks_per_beat=480, kind=1):
-    midi = mido.MidiFile(type=kind, ticks_per_beat=ticks_per_beat)
-    for messages in tracks:
-        track = mido.MidiTrack()
-        track.extend(messages)
-        midi.tracks.append(track)
-    buffer = io.BytesIO()
-    midi.save(file=buffer)
-    return buffer.getvalue()
+from midi_factory import midi_bytes, midi_file_bytes, note_messages
 
 
-def _notes(pitches, channel=0, ticks=240, tempo=None):
-    messages = [mido.MetaMessage("set_tempo", tempo=tempo, time=0)] if tempo is not None else []
-    for p in pitches:
-        messages.append(mido.Message("note_on", note=p, velocity=90, channel=channel, time=0))
-        messages.append(mido.Message("note_off", note=p, velocity=0, channel=channel, time=ticks))
-    return messages
+def _one_track(pitches, **kwargs):
+    return midi_file_bytes([note_messages(pitches, **kwargs)])
 
 
 def _header(kind, tracks, division):
@@ -51,7 +38,7 @@ def wav_bytes():
 
 def hostile_files():
     """name -> (bytes, what must happen): "error" (a MidiError) or "melody" (read leniently)."""
-    good = _file([_notes(MELODY)])
+    good = midi_bytes(MELODY)
     track_start = good.index(b"MTrk")
     files = {
         "text.mid": (b"Hello! These are my notes: C D E F G\n" * 20, "error"),
@@ -63,17 +50,18 @@ def hostile_files():
         "track-length-past-end.mid": (good[: track_start + 4] + struct.pack(">I", 10**6) + good[track_start + 8:], "error"),
         "division-zero.mid": (_with_header(good, division=0), "error"),
         "smpte-timing.mid": (_with_header(good, division=(-25 << 8) | 40), "melody"),  # 25 fps, 40 ticks/frame
-        "format-2.mid": (_file([_notes(MELODY[:4]), _notes(MELODY[4:])], kind=2), "melody"),
-        "no-notes.mid": (_file([[mido.MetaMessage("set_tempo", tempo=500000)]]), "error"),
-        "drums-only.mid": (_file([_notes([36, 38, 42, 46], channel=9)]), "error"),
-        "single-note.mid": (_file([_notes([60])]), "melody"),
-        "hundreds-of-tracks.mid": (_file([_notes([48 + i % 36]) for i in range(300)]), "melody"),
-        "200000-notes.mid": (_file([_notes([40 + i % 40 for i in range(200_000)], ticks=30)]), "melody"),
-        "tempo-1-microsecond.mid": (_file([_notes(MELODY, tempo=1)]), "melody"),
-        "tempo-16-seconds.mid": (_file([_notes(MELODY, tempo=16_000_000)]), "melody"),
+        "format-2.mid": (midi_file_bytes([note_messages(MELODY[:4]), note_messages(MELODY[4:])], kind=2), "melody"),
+        "no-notes.mid": (midi_file_bytes([[mido.MetaMessage("set_tempo", tempo=500000)]]), "error"),
+        "drums-only.mid": (_one_track([36, 38, 42, 46], channel=9), "error"),
+        "single-note.mid": (_one_track([60]), "melody"),
+        "hundreds-of-tracks.mid": (midi_file_bytes([note_messages([48 + i % 36]) for i in range(300)]), "melody"),
+        "200000-notes.mid": (_one_track([40 + i % 40 for i in range(200_000)], ticks=30), "melody"),
+        "tempo-1-microsecond.mid": (_one_track(MELODY, tempo=1), "melody"),
+        "tempo-16-seconds.mid": (_one_track(MELODY, tempo=16_000_000), "melody"),
         # 10 hours at 120 BPM = 72,000 beats; at 480 ticks per beat that is 34,560,000 ticks
-        "ten-hour-note.mid": (_file([_notes([60], ticks=34_560_000) + _notes(MELODY)]), "melody"),
-        "pitches-0-and-127.mid": (_file([_notes([0, 127, 0, 127])]), "melody"),
+        "ten-hour-note.mid": (midi_file_bytes([note_messages([60], ticks=34_560_000) + note_messages(MELODY)]),
+                              "melody"),
+        "pitches-0-and-127.mid": (_one_track([0, 127, 0, 127]), "melody"),
         "data-bytes-over-127.mid": (good.replace(bytes([0x90, 60, 90]), bytes([0x90, 60, 200]), 1), "melody"),
     }
     return files

@@ -1,4 +1,5 @@
 """Small MIDI files built in code for the tests (no binaries are committed)."""
+import io
 from pathlib import Path
 
 import mido
@@ -54,19 +55,31 @@ def write_tick_track(path, events, tempo_changes, ticks_per_beat=480):
     return Path(path)
 
 
-def midi_bytes(pitches=(60, 62, 64, 65, 67)):
-    """Bytes of a valid small MIDI file, to damage in tests."""
-    midi = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
+def note_messages(pitches, channel=0, ticks=240, tempo=None):
+    """mido messages of one note after another, each ``ticks`` long (after a tempo, if given, in
+    microseconds per beat)."""
+    messages = [mido.MetaMessage("set_tempo", tempo=tempo, time=0)] if tempo is not None else []
     for p in pitches:
-        track.append(mido.Message("note_on", note=p, velocity=90, time=0))
-        track.append(mido.Message("note_off", note=p, velocity=0, time=240))
-    midi.tracks.append(track)
-    import io
+        messages.append(mido.Message("note_on", note=p, velocity=90, channel=channel, time=0))
+        messages.append(mido.Message("note_off", note=p, velocity=0, channel=channel, time=ticks))
+    return messages
 
+
+def midi_file_bytes(tracks, ticks_per_beat=480, kind=1):
+    """Bytes of a MIDI file of format ``kind`` with one track per list of messages."""
+    midi = mido.MidiFile(type=kind, ticks_per_beat=ticks_per_beat)
+    for messages in tracks:
+        track = mido.MidiTrack()
+        track.extend(messages)
+        midi.tracks.append(track)
     buffer = io.BytesIO()
     midi.save(file=buffer)
     return buffer.getvalue()
+
+
+def midi_bytes(pitches=(60, 62, 64, 65, 67)):
+    """Bytes of a valid small MIDI file, to damage in tests."""
+    return midi_file_bytes([note_messages(pitches)])
 
 
 C_MAJOR_SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
