@@ -8,27 +8,22 @@ import argparse
 import json
 
 import torch
-import torch.nn.functional as F
 
 from common import machine, summary, timed
 from original import OriginalLSTM
 from melody.data import CropSampler
 from melody.model import MelodyLSTM, ModelConfig
+from melody.training import train_step
 
 
 def step_function(model, batches):
+    """The trainer's own step (``melody.training.train_step``), cycling through ``batches``."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     position = [0]
 
     def step():
-        crops = batches[position[0] % len(batches)]
+        train_step(model, optimizer, batches[position[0] % len(batches)], grad_clip=1.0)
         position[0] += 1
-        logits, _ = model(crops[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), crops[:, 1:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
 
     return step
 

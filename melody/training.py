@@ -72,6 +72,18 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
+def train_step(net, optimizer, crops, grad_clip):
+    """One optimiser step on a batch of crops ``[batch, length + 1]`` (next-note prediction, gradients
+    clipped to ``grad_clip``); returns the loss in nats per note."""
+    logits, _ = net(crops[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), crops[:, 1:].reshape(-1))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
 def training_index(songs, earlier=None):
     """The originality index of the training songs, joined with the index of the checkpoint the
     model started from (its pretraining songs), if any."""
@@ -208,14 +220,8 @@ def train(
             net.train()
             nats, seen = 0.0, 0
             for _ in range(steps_per_epoch):
-                crops = sampler.sample(batch).to(device)
-                logits, _ = net(crops[:, :-1])
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), crops[:, 1:].reshape(-1))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                nats, seen = nats + loss.item(), seen + 1
+                nats += train_step(net, optimizer, sampler.sample(batch).to(device), cfg.grad_clip)
+                seen += 1
                 bar.update(1)
                 if context.any(stop.requested):
                     break
