@@ -17,7 +17,7 @@ from pathlib import Path
 
 from melody import checkpoint as ckpt
 from melody.corpus import encode_folder, encode_folk_corpus, find_midi_files, split_songs
-from melody.distributed import launch
+from melody.distributed import exit_process, launch
 from melody.encoding import EncodingConfig
 from melody.errors import MelodyError
 from melody.model import ModelConfig
@@ -138,4 +138,4 @@ def cli(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    exit_process(cli())

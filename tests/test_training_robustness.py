@@ -99,3 +99,15 @@ def test_two_processes_under_torchrun(corpus, tmp_path):
     assert model.info["finished"] and model.info["processes"] == 2
     assert len(model.info["metrics"]["history"]) == 2
     assert not list(tmp_path.glob(".*.tmp"))  # one writer, atomic renames, no leftovers
+
+
+@pytest.mark.parametrize("world_size", ["1", "2"])
+def test_a_worker_exits_with_its_status_and_all_its_output(world_size):
+    """Under torchrun (WORLD_SIZE > 1) train.py ends without the interpreter's teardown; the exit
+    status and everything printed (a pipe is block-buffered) must still come through."""
+    code = "from melody.distributed import exit_process; print('done', flush=False); exit_process(3)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env=dict(env, WORLD_SIZE=world_size))
+    assert result.returncode == 3
+    assert result.stdout == "done\n"
