@@ -1,19 +1,32 @@
-"""Turning a folder of MIDI files (or music21's bundled folk songs) into melodies, cached and in parallel."""
+"""Turning a folder of MIDI files (or music21's bundled folk songs) into melodies, cached and in parallel.
+
+Each file is encoded once per set of encoding settings: the process that encodes it writes the
+result at once to the cache (a JSON file named by a hash of the file's bytes and the settings), so
+a run that is stopped loses nothing and the same command continues from the cache. A cache file
+that is not what this module writes (damaged, or valid JSON of another shape) is a cache miss.
+"""
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
-from tqdm.auto import tqdm
-
-from .encoding import EncodingConfig, Melody, encode_midi, melody_from_events
-from .errors import DataError, MelodyError
+from .encoding import MAX_KEY_WEIGHT_BEATS, EncodingConfig, Melody, encode_midi, melody_from_events
+from .errors import DataError, EncodingInterrupted, MelodyError
+from .parallel import run_jobs
+from .stopping import signal_name, sigterm_deferred
 
 MIDI_SUFFIXES = (".mid", ".midi")
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
 MIN_NOTES = 2
+# Part of the folk cache key: bump it when what a folk file's cache entry holds could change (MIDI
+# entries follow encoding.ENCODER_VERSION alone). 2: read from music21's ABC tokens (melody.abc_io),
+# not its Streams; tied equal notes joined, grace notes and chord symbols left out; note timings,
+# metre and key stored for a rhythm-aware encoder.
+FOLK_READER_VERSION = 2
+# What reading a cache entry of the wrong shape raises (``entry["melody"]`` on a list, and so on).
+WRONG_SHAPE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,16 @@ def find_midi_files(folder):
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
 
-def _cache_key(data, config):
-    settings = json.dumps(config.to_dict(), sort_keys=True).encode()
+# --- Cache files -------------------------------------------------------------------------------
+
+def _cache_key(data, config, reader=""):
+    """(sha256 of the file's bytes, the key of its encoding with ``config`` by ``reader``)."""
+    settings = json.dumps(config.to_dict(), sort_keys=True).encode() + reader.encode()
     return hashlib.sha256(data).hexdigest(), hashlib.sha256(data + settings).hexdigest()
 
 
 def _read_cache(path):
+    """The JSON in ``path``, or None when it is missing or not JSON."""
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -55,56 +72,257 @@ def _read_cache(path):
 
 
 def _write_cache(path, payload):
+    """Write ``payload`` atomically; a SIGTERM waits for the rename, so no half file or temporary is left."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle)
-    os.replace(tmp, path)
+    with sigterm_deferred():
+        with open(tmp, "w") as handle:
+            json.dump(payload, handle)
+        os.replace(tmp, path)
 
 
 def _melody_to_json(melody):
-    fields = asdict(melody)
-    fields.pop("extra")
-    return fields
+    """A ``Melody`` as the JSON data it is cached as (the same whether just encoded or read back)."""
+    entry = asdict(melody)
+    entry.pop("extra")
+    return dict(entry, tokens=list(melody.tokens), pitches=list(melody.pitches))
 
 
-def _melody_from_json(fields):
-    fields = dict(fields, tokens=tuple(fields["tokens"]), pitches=tuple(fields["pitches"]))
-    return Melody(**fields)
+# The type of each of Melody's other fields (key, key_shift, tempo_bpm, counts, source), from its default.
+MELODY_FIELD_TYPES = {f.name: type(f.default) for f in fields(Melody) if f.name not in ("tokens", "pitches", "extra")}
 
 
-def _encode_one(job):
-    """Encode one file, through the cache. Returns (name, digest, melody fields or None, error or None)."""
-    path, config, cache_dir = job
+def _int_list(values, low=None, high=None):
+    """``values`` when it is a list of ints (within ``low``..``high``); else ValueError."""
+    if not isinstance(values, list) or not all(type(v) is int for v in values):
+        raise ValueError("not a list of integers")
+    if values and low is not None and not low <= min(values) <= max(values) <= high:
+        raise ValueError("out of range")
+    return values
+
+
+def _melody_from_json(entry, config, source):
+    """The ``Melody`` that ``_melody_to_json`` stored; ValueError or TypeError when ``entry`` is not one
+    (tokens outside the vocabulary would crash training later, so they are checked here)."""
+    top = config.highest_pitch - config.lowest_pitch
+    tokens = _int_list(entry["tokens"], 0, top)
+    pitches = _int_list(entry["pitches"], config.lowest_pitch, config.highest_pitch)
+    info = {k: v for k, v in entry.items() if k not in ("tokens", "pitches")}
+    for name, value in info.items():  # an unknown name raises KeyError
+        expected = MELODY_FIELD_TYPES[name]
+        allowed = (int, float) if expected is float else expected  # JSON may write 120.0 as 120
+        if expected in (int, float, str) and (not isinstance(value, allowed) or isinstance(value, bool)):
+            raise ValueError(f"{name} is not a {expected.__name__}")
+    if len(tokens) != len(pitches):
+        raise ValueError("tokens and pitches differ in length")
+    return Melody(tokens=tuple(tokens), pitches=tuple(pitches), **dict(info, source=source))
+
+
+# --- MIDI files: one melody each -----------------------------------------------------------------
+
+def _encode_midi(path, data, config):
+    """The cache entry of one MIDI file: ``{"melody": fields or None, "error": message or None}``
+    (``encode_midi`` reads the file itself, with the reading limits of ``midi_io``)."""
+    try:
+        return {"melody": _melody_to_json(encode_midi(path, config)), "error": None}
+    except MelodyError as exc:
+        return {"melody": None, "error": str(exc)}
+    except Exception as exc:  # a hostile file must never stop a whole training run
+        return {"melody": None, "error": f"unexpected {type(exc).__name__}: {exc}"}
+
+
+def _midi_songs(name, digest, entry, config):
+    """``(songs, skipped)`` of one MIDI file's cache entry; raises one of ``WRONG_SHAPE`` on a bad entry."""
+    error = entry["error"]
+    if error is not None:
+        if not isinstance(error, str) or entry["melody"] is not None:
+            raise ValueError("an error and a melody")
+        return [], [(name, error)]
+    melody = _melody_from_json(entry["melody"], config, name)
+    if len(melody) < MIN_NOTES:
+        return [], [(name, f"fewer than {MIN_NOTES} melody notes")]
+    return [Song(name, digest, melody)], []
+
+
+# --- Folk files: many tunes each ---------------------------------------------------------------
+
+def _encode_folk(path, data, config):
+    """The cache entry of one ABC file: ``{"tunes": [tune entry, ...], "error": message or None}``."""
+    from . import abc_io  # imports music21: slow, and only needed for this corpus
+
     name = os.path.basename(path)
     try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return name, None, None, f"cannot read: {exc.strerror or exc}"
-    digest, key = _cache_key(data, config)
-    cache_file = cache_dir / key[:2] / f"{key}.json" if cache_dir else None
-    cached = _read_cache(cache_file) if cache_file else None
-    if cached is not None:
-        return name, digest, cached.get("melody"), cached.get("error")
+        tunes = abc_io.read_abc(data.decode("utf-8"))
+    except Exception as exc:  # a corpus file music21 itself cannot read is skipped, not fatal
+        return {"tunes": [], "error": f"{type(exc).__name__}: {exc}"}
+    return {"tunes": [_tune_entry(tune, config, f"{name}#{i + 1}") for i, tune in enumerate(tunes)], "error": None}
+
+
+def _tune_entry(tune, config, name):
+    """One tune's cache entry: its melody (what the model trains on today) and its notes with their
+    timing, metre and key (what a rhythm-aware encoder needs). Times are in grid steps
+    (``config.steps_per_quarter`` per quarter note); rests are the gaps; pitches are MIDI numbers as
+    written (the melody's ``key_shift`` moves them to C)."""
+    per_quarter = config.steps_per_quarter
+    # round() (half to even) on floats, exactly as the Stream reader placed onsets: same steps.
+    onsets = [round(float(n.onset_qn) * per_quarter) for n in tune.notes]
+    ends = [round(float(n.end_qn) * per_quarter) for n in tune.notes]
+    pitches = [n.pitch for n in tune.notes]
+    weights = [min(float(n.duration_qn), MAX_KEY_WEIGHT_BEATS) or 1e-3 for n in tune.notes]
+    melody = melody_from_events(onsets, pitches, weights, config=config, source=name)
+    return {
+        "number": tune.number,
+        "melody": _melody_to_json(melody),
+        "onset_steps": onsets,
+        "duration_steps": [end - onset for onset, end in zip(onsets, ends)],
+        "pitches": pitches,
+        "meter": list(tune.meter) if tune.meter else None,
+        "key": tune.key,
+        "pickup_steps": round(float(tune.pickup_qn) * per_quarter),
+    }
+
+
+def _check_tune(entry):
+    """ValueError unless ``entry`` has the timing fields :func:`_tune_entry` writes."""
+    onsets, durations = _int_list(entry["onset_steps"]), _int_list(entry["duration_steps"])
+    if not len(onsets) == len(durations) == len(_int_list(entry["pitches"])):
+        raise ValueError("note lists differ in length")
+    meter, key = entry["meter"], entry["key"]
+    if meter is not None and len(_int_list(meter)) != 2 or key is not None and not isinstance(key, str):
+        raise ValueError("bad metre or key")
+    _int_list([entry["pickup_steps"]])
+
+
+def _folk_songs(name, digest, entry, config):
+    """``(songs, skipped)`` of one ABC file's cache entry; raises one of ``WRONG_SHAPE`` on a bad entry."""
+    error, tunes = entry["error"], entry["tunes"]
+    if not isinstance(tunes, list) or not (error is None or isinstance(error, str)):
+        raise ValueError("not a folk file entry")
+    songs = []
+    for number, tune in enumerate(tunes):
+        _check_tune(tune)
+        melody = _melody_from_json(tune["melody"], config, f"{name}#{number + 1}")
+        if len(melody) >= MIN_NOTES:
+            songs.append(Song(f"{name}#{number + 1}", f"{digest}-{number}", melody))
+    return songs, [(name, error)] if error is not None else []
+
+
+class _Kind(NamedTuple):
+    """How one kind of file is encoded, cached and turned into songs."""
+
+    encode: object  # (path, bytes, config) -> cache entry (JSON data); runs in a worker
+    songs: object  # (file name, digest, entry, config) -> (songs, skipped); raises WRONG_SHAPE
+    reader: str  # part of the cache key
+    folder: object  # key -> cache sub-folder
+    description: str  # the progress bar's label
+
+
+KINDS = {
+    "midi": _Kind(_encode_midi, _midi_songs, "", lambda key: key[:2], "encoding"),
+    "folk": _Kind(_encode_folk, _folk_songs, f"folk-reader-{FOLK_READER_VERSION}", lambda key: "folk",
+                  "encoding folk corpus"),
+}
+
+
+# --- Running: cache hits here, the rest on all cores --------------------------------------------
+
+class _Job(NamedTuple):
+    kind: str
+    path: str
+    config: EncodingConfig
+    cache_dir: object  # Path, or None without a cache
+
+
+def _cache_file(job, key):
+    return job.cache_dir / KINDS[job.kind].folder(key) / f"{key}.json" if job.cache_dir else None
+
+
+def _encode_job(job):
+    """Encode one file and cache the result at once (runs in a worker). Returns ``(digest, entry)``,
+    or ``(None, reason)`` when the file cannot be read. The key comes from the bytes read here, so
+    the cache stays right even if the file changed since the main process looked at it."""
     try:
-        fields, error = _melody_to_json(encode_midi(path, config)), None
-    except MelodyError as exc:
-        fields, error = None, str(exc)
-    except Exception as exc:  # a hostile file must never stop a whole training run
-        fields, error = None, f"unexpected {type(exc).__name__}: {exc}"
-    if cache_file:
-        _write_cache(cache_file, {"melody": fields, "error": error})
-    return name, digest, fields, error
+        data = Path(job.path).read_bytes()
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    kind = KINDS[job.kind]
+    digest, key = _cache_key(data, job.config, kind.reader)
+    entry = kind.encode(job.path, data, job.config)
+    if job.cache_dir:
+        _write_cache(_cache_file(job, key), entry)
+    return digest, entry
 
 
-def _run_jobs(function, jobs, workers, desc, progress):
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    bar = dict(total=len(jobs), desc=desc, unit="file", disable=not progress, leave=False)
-    if workers == 1 or len(jobs) < 8:
-        return [function(job) for job in tqdm(jobs, **bar)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(function, jobs, chunksize=4), **bar))
+def _from_cache(job, name):
+    """``(songs, skipped)`` of a file from the cache; None when it must be encoded (or cannot be read,
+    which the worker then reports)."""
+    try:
+        data = Path(job.path).read_bytes()
+    except OSError:
+        return None
+    kind = KINDS[job.kind]
+    digest, key = _cache_key(data, job.config, kind.reader)
+    entry = _read_cache(_cache_file(job, key)) if job.cache_dir else None
+    if entry is None:
+        return None
+    try:
+        return kind.songs(name, digest, entry, job.config)
+    except WRONG_SHAPE:  # not what this module wrote: encode the file again and rewrite the entry
+        return None
 
+
+def _encode(kind, paths, config, cache_dir, workers, progress):
+    """Songs of ``paths`` of one ``kind``: cached ones read here, the others encoded on all cores.
+
+    Raises
+    ------
+    EncodingInterrupted
+        On Ctrl-C or SIGTERM, after stopping the workers; every file encoded so far is cached.
+    """
+    cache_dir = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
+    results, pending = {}, []
+    for index, path in enumerate(paths):
+        job = _Job(kind, str(path), config, cache_dir)
+        found = _from_cache(job, os.path.basename(path))
+        if found is not None:
+            results[index] = found
+        else:
+            pending.append((index, job, _size(path)))
+
+    def finished(index, result):
+        name, (digest, entry) = os.path.basename(paths[index]), result
+        results[index] = ([], [(name, entry)]) if digest is None else KINDS[kind].songs(name, digest, entry, config)
+
+    signum = run_jobs(_encode_job, pending, finished, workers, progress, KINDS[kind].description)
+    if signum is not None:
+        unfinished = [job for index, job, _ in pending if index not in results]
+        raise _interrupted(signum, unfinished, len(results), len(paths), cache_dir)
+    songs, skipped = [], []
+    for index in range(len(paths)):
+        songs += results[index][0]
+        skipped += results[index][1]
+    return songs, skipped
+
+
+def _interrupted(signum, unfinished, done, total, cache_dir):
+    """The error that says what a stop kept. Workers write each file's entry as soon as it is done, a
+    moment before this process hears of it: the count is of the entries on disk."""
+    if not cache_dir:
+        return EncodingInterrupted(f"Stopped by {signal_name(signum)} while encoding: {done} of {total} files were "
+                                   f"done, but the cache is off, so the next run starts again.", signum)
+    done += sum(_from_cache(job, os.path.basename(job.path)) is not None for job in unfinished)
+    return EncodingInterrupted(f"Stopped by {signal_name(signum)} while encoding: {done} of {total} files are done "
+                               f"and cached; run the same command again to continue from the cache.", signum)
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+# --- Public ------------------------------------------------------------------------------------
 
 def encode_files(paths, config=EncodingConfig(), cache_dir="default", workers=None, progress=True):
     """Encode MIDI files on all cores, skipping unreadable ones.
@@ -117,22 +335,19 @@ def encode_files(paths, config=EncodingConfig(), cache_dir="default", workers=No
         Cache of encoded melodies keyed by file content, encoder version and settings; None disables it.
     workers : int, optional
         Processes to use; default all cores.
+    progress : bool
+        Show a progress bar (in bytes of files to encode; cached files are not counted).
 
     Returns
     -------
     (songs, skipped) : (list of Song, list of (file name, reason))
+
+    Raises
+    ------
+    EncodingInterrupted
+        On Ctrl-C or SIGTERM; the files encoded so far are cached.
     """
-    cache_dir = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
-    jobs = [(str(p), config, cache_dir) for p in paths]
-    songs, skipped = [], []
-    for name, digest, fields, error in _run_jobs(_encode_one, jobs, workers, "encoding", progress):
-        if error is not None:
-            skipped.append((name, error))
-        elif len(fields["tokens"]) < MIN_NOTES:
-            skipped.append((name, f"fewer than {MIN_NOTES} melody notes"))
-        else:
-            songs.append(Song(name, digest, _melody_from_json(fields)))
-    return songs, skipped
+    return _encode("midi", paths, config, cache_dir, workers, progress)
 
 
 def encode_folder(folder, **kwargs):
@@ -141,39 +356,6 @@ def encode_folder(folder, **kwargs):
     if not paths:
         raise DataError(f"No .mid or .midi files found in '{folder}'. Put your MIDI files there, or pass another --data folder.")
     return encode_files(paths, **kwargs)
-
-
-def _folk_file_melodies(job):
-    """All tunes of one music21 corpus file, through the cache."""
-    path, config, cache_dir = job
-    data = Path(path).read_bytes()
-    digest, key = _cache_key(data, config)
-    cache_file = cache_dir / "folk" / f"{key}.json" if cache_dir else None
-    cached = _read_cache(cache_file) if cache_file else None
-    if cached is not None:
-        return cached
-    import music21  # imported here: slow to import and only needed for this corpus
-
-    tunes = []
-    try:
-        parsed = music21.converter.parse(path)
-    except Exception as exc:  # a corpus file music21 itself cannot parse is skipped, not fatal
-        return {"tunes": [], "error": f"{type(exc).__name__}: {exc}"}
-    scores = parsed.scores if isinstance(parsed, music21.stream.Opus) else [parsed]
-    for number, score in enumerate(scores):
-        steps, pitches, weights = [], [], []
-        for element in score.flatten().notes:
-            top = max(p.midi for p in element.pitches)
-            steps.append(int(round(float(element.offset) * config.steps_per_quarter)))
-            pitches.append(top)
-            weights.append(min(float(element.quarterLength), 4.0) or 1e-3)
-        name = f"{os.path.basename(path)}#{number + 1}"
-        melody = melody_from_events(steps, pitches, weights, config=config, source=name)
-        tunes.append({"name": name, "digest": f"{digest}-{number}", "melody": _melody_to_json(melody)})
-    payload = {"tunes": tunes, "error": None}
-    if cache_file:
-        _write_cache(cache_file, payload)
-    return payload
 
 
 def folk_corpus_files(collections=FOLK_COLLECTIONS):
@@ -185,17 +367,12 @@ def folk_corpus_files(collections=FOLK_COLLECTIONS):
 
 
 def encode_folk_corpus(config=EncodingConfig(), cache_dir="default", workers=None, progress=True):
-    """Encode music21's bundled folk collections; returns ``(songs, skipped)`` like :func:`encode_files`."""
-    cache_dir = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
-    jobs = [(str(p), config, cache_dir) for p in folk_corpus_files()]
-    songs, skipped = [], []
-    for job, payload in zip(jobs, _run_jobs(_folk_file_melodies, jobs, workers, "encoding folk corpus", progress)):
-        if payload["error"]:
-            skipped.append((os.path.basename(job[0]), payload["error"]))
-        for tune in payload["tunes"]:
-            if len(tune["melody"]["tokens"]) >= MIN_NOTES:
-                songs.append(Song(tune["name"], tune["digest"], _melody_from_json(tune["melody"])))
-    return songs, skipped
+    """Encode music21's bundled folk collections (11,582 tunes in 1,129 files, 3.8 MB of ABC), one
+    song per tune; returns ``(songs, skipped)`` like :func:`encode_files`.
+
+    Each file's cache entry also holds, per tune, its notes' onsets and durations in grid steps, their
+    pitches as written, its metre and key (see ``_tune_entry``)."""
+    return _encode("folk", folk_corpus_files(), config, cache_dir, workers, progress)
 
 
 def split_songs(songs, validation_fraction=0.1, test_fraction=0.1):

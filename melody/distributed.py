@@ -6,6 +6,8 @@ from contextlib import contextmanager
 import torch
 import torch.distributed as dist
 
+from .errors import DeviceError
+
 
 class Context:
     """Where this process stands: its rank, the world size and its device."""
@@ -23,11 +25,16 @@ class Context:
 
     def any(self, flag):
         """True on every process when ``flag`` is true on any process (e.g. a stop request)."""
+        return self.any_each([flag])[0]
+
+    def any_each(self, flags):
+        """For each of ``flags``, whether it is true on any process: the same answer everywhere, from
+        one all-reduce for all of them."""
         if not self.enabled:
-            return bool(flag)
-        value = torch.tensor([1.0 if flag else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item() > 0)
+            return [bool(f) for f in flags]
+        values = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return [bool(v > 0) for v in values.tolist()]
 
     def broadcast(self, value):
         """The main process's Python object, on every process."""
@@ -43,14 +50,28 @@ class Context:
 
 
 def pick_device(name="auto", local_rank=0):
-    """``auto`` means CUDA when present, else the CPU."""
+    """The device to train on: ``auto`` means CUDA when present, else the CPU.
+
+    Raises
+    ------
+    DeviceError
+        For a name torch does not know, or a CUDA device this machine does not have.
+    """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"'{name}' is not a device: use cpu, cuda, cuda:N or auto.") from None
+    if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("CUDA was asked for but no CUDA GPU is available: use --device cpu.")
-        if name == "cuda":
-            name = f"cuda:{local_rank}"
+            raise DeviceError(f"--device {name} asks for a CUDA GPU, but none is available here (torch "
+                              f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). Use --device cpu.")
+        index = local_rank if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name} asks for GPU {index}, but this machine has "
+                              f"{torch.cuda.device_count()}. Use cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
+        return f"cuda:{index}"
     return name
 
 

@@ -19,3 +19,18 @@ class SeedError(MelodyError, ValueError):
 
 class DataError(MelodyError):
     """A training folder holds no usable melodies."""
+
+
+class DeviceError(MelodyError):
+    """The device asked for (a CUDA GPU) is not available on this machine."""
+
+
+class EncodingInterrupted(MelodyError):
+    """Ctrl-C or SIGTERM stopped the encoding of training files; what was done is cached.
+
+    ``signum`` is the signal's number, for the exit status (128 + ``signum``, as the shell reports
+    a process a signal ended)."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.signum = signum

@@ -1,13 +1,41 @@
 import os
+import signal
 
 import pytest
 import torch
+from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
 
 import melody
 import train as train_cli
 from melody import checkpoint as ckpt
+from melody import training
 from melody.training import state_path_for
-from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
+
+TRAIN_STEP = training.train_step
+ONE_STEP_EPOCHS = ["--notes-per-epoch", "128"]  # with SMALL_TRAINING_FLAGS' 8 crops of 16 notes: one step per epoch
+
+
+def interrupt_at_step(monkeypatch, step):
+    """A real Ctrl-C (SIGINT to this process) during training step number ``step`` of the next run."""
+    count = iter(range(1, 10**9))
+
+    def step_then_interrupt(*args):
+        loss = TRAIN_STEP(*args)
+        if next(count) == step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(training, "train_step", step_then_interrupt)
+
+
+def run_interrupted(monkeypatch, corpus, out, step, *flags):
+    """``train.py`` on ``corpus`` into ``out``, Ctrl-C at step ``step``; returns its saved state."""
+    interrupt_at_step(monkeypatch, step)
+    train_cli.main(["--data", str(corpus), "--out", str(out), *ONE_STEP_EPOCHS, *SMALL_TRAINING_FLAGS, *flags])
+    monkeypatch.setattr(training, "train_step", TRAIN_STEP)
+    state = torch.load(state_path_for(out), weights_only=True)
+    assert state["saved_because"] == "interrupted"
+    return state
 
 
 
@@ -64,17 +92,112 @@ def test_existing_output_is_never_overwritten(corpus, tmp_path):
     assert out.read_bytes() == b"precious"
 
 
-def test_resume_continues_with_optimiser_state(corpus, tmp_path):
+def test_resume_continues_with_optimiser_state(corpus, tmp_path, monkeypatch):
     out = tmp_path / "model.pt"
-    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "2", *SMALL_TRAINING_FLAGS])
-    state = torch.load(state_path_for(out), weights_only=True)
-    assert state["epoch"] == 2 and state["optimizer_state"]["state"]
-    train_cli.main(["--resume", str(out), "--epochs", "4", "--quiet"])
+    state = run_interrupted(monkeypatch, corpus, out, 3, "--epochs", "5")
+    assert state["epoch"] == 3 and state["optimizer_state"]["state"]  # the stop came at the end of epoch 3
+    train_cli.main(["--resume", str(out), "--quiet"])
     resumed = torch.load(state_path_for(out), weights_only=True)
-    assert resumed["epoch"] == 4
-    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3, 4]
-    assert resumed["history"][:2] == state["history"]
+    assert resumed["epoch"] == 5
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3, 4, 5]
+    assert resumed["history"][:3] == state["history"]
     assert "resumed with" in melody.load_model(out).info["command"]
+
+
+def test_a_finished_run_is_refused_and_its_checkpoint_kept(corpus, tmp_path, capsys):
+    out = tmp_path / "model.pt"
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL_TRAINING_FLAGS])
+    before = out.read_bytes()
+    assert train_cli.cli(["--resume", str(out), "--epochs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The run that wrote") and "has finished" in err and f"--init-from {out}" in err
+    assert out.read_bytes() == before
+
+
+def test_plain_resume_finds_the_latest_interrupted_run_wherever_it_was_written(corpus, tmp_path, monkeypatch, capsys):
+    interrupted = tmp_path / "runs" / "a.pt"
+    run_interrupted(monkeypatch, corpus, interrupted, 2, "--epochs", "3")
+    finished = tmp_path / "elsewhere" / "b.pt"  # newer, but finished: not a run to resume
+    train_cli.main(["--data", str(corpus), "--out", str(finished), "--epochs", "1", *SMALL_TRAINING_FLAGS])
+    finished_bytes = finished.read_bytes()
+    capsys.readouterr()
+    train_cli.main(["--resume", "--quiet"])
+    assert f"Resuming the interrupted run of {interrupted}" in capsys.readouterr().out
+    assert torch.load(state_path_for(interrupted), weights_only=True)["epoch"] == 3
+    assert finished.read_bytes() == finished_bytes
+    assert train_cli.cli(["--resume"]) == 2  # every run has finished now
+    assert "No interrupted training run to resume" in capsys.readouterr().err
+
+
+def test_plain_resume_skips_finished_runs_from_before_the_record(corpus, tmp_path, monkeypatch):
+    """Runs written before the record of runs existed are found in checkpoints/.resume/; the newest
+    there may have finished, and is passed over."""
+    from melody.runs import record_path
+
+    interrupted, finished = ckpt.CHECKPOINT_DIR / "a.pt", ckpt.CHECKPOINT_DIR / "b.pt"
+    run_interrupted(monkeypatch, corpus, interrupted, 2, "--epochs", "3")
+    train_cli.main(["--data", str(corpus), "--out", str(finished), "--epochs", "1", *SMALL_TRAINING_FLAGS])
+    finished_bytes = finished.read_bytes()
+    record_path().unlink()
+    train_cli.main(["--resume", "--quiet"])
+    assert torch.load(state_path_for(interrupted), weights_only=True)["epoch"] == 3
+    assert finished.read_bytes() == finished_bytes
+
+
+def test_stop_before_the_first_epoch_names_the_state_file(corpus, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "model.pt"
+    run_interrupted(monkeypatch, corpus, out, 1, "--notes-per-epoch", "1024", "--epochs", "1")
+    printed = capsys.readouterr().out
+    state = state_path_for(out)
+    assert not out.exists() and state.exists()
+    assert "no checkpoint was written yet" in printed and f"--resume {state}" in printed
+    train_cli.main(["--resume", str(state), "--quiet"])
+    assert melody.load_model(out).info["finished"] is True
+
+
+BUDGET_FLAGS = ["--epochs", "100000", "--patience", "100000", "--minutes", "0.02"]
+
+
+def test_time_budget_counts_for_each_invocation(corpus, tmp_path, monkeypatch, capsys):
+    """A resumed run gets its whole budget again (not what is left of the first invocation's), from
+    --minutes when given, else the original run's."""
+    for name, flags, origin in [("a.pt", [], "the original run's --minutes, applied anew"),
+                                ("b.pt", ["--minutes", "0.03"], "from --minutes")]:
+        out = tmp_path / name
+        state = run_interrupted(monkeypatch, corpus, out, 2, *BUDGET_FLAGS)
+        state["elapsed_seconds"] = 3600.0  # the first invocation used far more than its budget
+        ckpt.atomic_save(state, state_path_for(out))
+        capsys.readouterr()
+        train_cli.main(["--resume", str(out), "--quiet", *flags])
+        minutes = 0.03 if flags else 0.02
+        assert f"Time budget: {minutes:g} minutes for this invocation ({origin})." in capsys.readouterr().out
+        resumed = torch.load(state_path_for(out), weights_only=True)
+        assert resumed["train_config"]["minutes"] == minutes
+        assert len(resumed["history"]) > len(state["history"]) + 1  # several epochs, not one
+        assert melody.load_model(out).info["metrics"]["stop_reason"] == "time budget"
+
+
+def test_time_budget_stops_within_an_epoch_and_the_bar_counts_it(corpus, tmp_path, capsys):
+    """Epochs far longer than the budget: the run stops when the budget is spent, and the progress
+    bar's total is the budget, so its time left is true."""
+    out = tmp_path / "model.pt"
+    flags = [f for f in SMALL_TRAINING_FLAGS if f != "--quiet"]
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--minutes", "0.05", "--notes-per-epoch", "2000000",
+                    *flags])
+    state = torch.load(state_path_for(out), weights_only=True)
+    assert state["epoch"] == 1 and state["elapsed_seconds"] < 3 + 3  # the 3 s budget, a step and the validation
+    assert melody.load_model(out).info["metrics"]["stop_reason"] == "time budget"
+    err = capsys.readouterr().err
+    assert "time budget 00:03:" in err and "100%" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "gpu"])
+def test_unavailable_device_is_a_one_line_error(corpus, tmp_path, capsys, device):
+    assert train_cli.cli(["--data", str(corpus), "--out", str(tmp_path / "m.pt"), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "--device cpu" in err or "cpu, cuda" in err
 
 
 def test_data_midi_folder_is_the_default(corpus, tmp_path, monkeypatch):

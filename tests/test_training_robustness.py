@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
+from test_corpus import write_abc_files
 
 import melody
 import train as train_cli
+from melody import corpus as corpus_module
 from melody.training import state_path_for
-from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +71,77 @@ def test_unreadable_files_are_skipped_with_names(corpus, tmp_path, capsys):
     assert "Skipped 2 unreadable or empty files" in printed and "empty.mid" in printed and "text.mid" in printed
     skipped = dict(melody.load_model(tmp_path / "m.pt").info["data"]["skipped"])
     assert "is empty" in skipped["empty.mid"] and "not a MIDI file" in skipped["text.mid"]
+
+
+def children(pid):
+    """Process ids whose parent is ``pid`` (from /proc; Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid):
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# train.py on ABC files built here in place of music21's folk corpus, on two worker processes.
+ENCODE_FOLK = """import sys
+from pathlib import Path
+from melody import corpus
+import train
+corpus.folk_corpus_files = lambda: sorted(Path(sys.argv[1]).glob("*.abc"))
+sys.exit(train.cli(["--data", "folk", "--workers", "2", "--out", sys.argv[2], "--epochs", "1"]))
+"""
+
+
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_while_encoding_stops_the_workers_and_keeps_their_work(tmp_path, monkeypatch, signum, to_group):
+    """SIGTERM to train.py, or Ctrl-C (SIGINT to the terminal's whole process group), while its
+    workers encode: no worker is left running, every finished file is cached, one line says so,
+    the exit status is the signal's, and the same command continues from the cache."""
+    files = write_abc_files(tmp_path / "abc", files=12, tunes=300)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MELODY_CACHE", str(cache))
+    process = subprocess.Popen([sys.executable, "-c", ENCODE_FOLK, str(tmp_path / "abc"), str(tmp_path / "m.pt")],
+                               cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline, workers = time.time() + 120, []
+    try:
+        while time.time() < deadline and not (len(workers) == 2 and list(cache.glob("folk/*.json"))):
+            workers = children(process.pid)
+            time.sleep(0.05)
+        assert len(workers) == 2 and list(cache.glob("folk/*.json")), "the workers never finished a file"
+        os.killpg(process.pid, signum) if to_group else process.send_signal(signum)
+        output, errors = process.communicate(timeout=60)
+    finally:
+        survivors = [pid for pid in workers if running(pid)]
+        try:  # never leave a process behind, even when train.py died and left its workers running
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    assert not survivors
+    assert process.returncode == 128 + signum, errors
+    cached = sorted(cache.glob("folk/*.json"))
+    name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+    assert errors.splitlines()[-1] == (f"Stopped by {name} while encoding: {len(cached)} of 12 files are done and "
+                                       "cached; run the same command again to continue from the cache.")
+    assert 1 <= len(cached) < 12 and not list(cache.rglob("*.tmp")) and "Traceback" not in errors
+    written = {p: p.stat().st_mtime_ns for p in cached}
+    monkeypatch.setattr(corpus_module, "folk_corpus_files", lambda: files)
+    songs, skipped = corpus_module.encode_folk_corpus(workers=2, progress=False)
+    assert len(songs) == 12 * 300 and not skipped
+    assert {p: p.stat().st_mtime_ns for p in cached} == written  # read back, not encoded again
 
 
 def test_encoding_on_all_cores_matches_one_core(corpus, tmp_path):

@@ -1,0 +1,218 @@
+"""Train (or refresh) the melody model on a folder of MIDI files: the command line of ``train.py``
+and of the ``melody-train`` command (the loop itself is ``melody.training``).
+
+    python train.py                      # data/midi/ if it has MIDI files, else music21's folk songs
+    python train.py --data ~/my-midis --minutes 20
+    python train.py --resume             # continue the latest interrupted run, wherever it was written
+    torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
+
+Every run writes a new checkpoint in checkpoints/ (the previous ones are kept); the newest finished
+one is what `python -m melody generate` and the playground use by default.
+"""
+import argparse
+import datetime
+import shlex
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+from . import checkpoint as ckpt
+from .corpus import encode_folder, encode_folk_corpus, find_midi_files, split_songs
+from .distributed import exit_process, launch
+from .encoding import EncodingConfig
+from .errors import EncodingInterrupted, MelodyError
+from .model import ModelConfig
+from .runs import finished, latest_interrupted
+from .stopping import STOP_SIGNALS, signal_name
+from .training import TrainConfig, state_path_for, train
+
+DEFAULT_DATA = Path("data/midi")
+FOLK = "folk"
+MODEL_FLAGS = {"embedding_size": int, "hidden_size": int, "num_layers": int, "dropout": float}
+TRAIN_FLAGS = {"epochs": int, "minutes": float, "batch_size": int, "crop_length": int, "learning_rate": float,
+               "weight_decay": float, "patience": int, "seed": int, "notes_per_epoch": int}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="train.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"melody-playground {__version__}")
+    p.add_argument("--data", help=f"folder of .mid/.midi files, or '{FOLK}' for music21's folk songs "
+                                  f"(default: {DEFAULT_DATA}/ when it has MIDI files, else '{FOLK}')")
+    p.add_argument("--out", type=Path, help="checkpoint to write (default: checkpoints/<data>-<date-time>.pt)")
+    p.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
+                   help="continue an interrupted run: its checkpoint or state file, or nothing for the latest "
+                        "interrupted run (wherever it was written); --minutes is a budget for this invocation")
+    p.add_argument("--init-from", type=Path, metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when present)")
+    p.add_argument("--workers", type=int, help="processes for encoding the training files (default: all cores)")
+    p.add_argument("--no-cache", action="store_true", help="re-encode every file instead of using the cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("model size (defaults: %s)" % ModelConfig())
+    for name, kind in MODEL_FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), type=kind)
+    g = p.add_argument_group("training (defaults: %s)" % TrainConfig())
+    for name, kind in TRAIN_FLAGS.items():
+        flag = "--lr" if name == "learning_rate" else "--" + name.replace("_", "-")
+        g.add_argument(flag, dest=name, type=kind)
+    return p.parse_args(argv)
+
+
+def given(args, names):
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def resume_state_file(resume):
+    """The state file ``--resume`` means: the latest interrupted run's, or the one of a checkpoint path."""
+    if resume == "latest":
+        found = latest_interrupted(ckpt.CHECKPOINT_DIR / ".resume")
+        if found is None:
+            raise MelodyError("No interrupted training run to resume. Start one with `python train.py`, or name "
+                              "its checkpoint: `python train.py --resume CHECKPOINT`.")
+        return found
+    path = Path(resume)
+    state_file = path if path.parent.name == ".resume" else state_path_for(path)
+    if not state_file.is_file():
+        raise MelodyError(f"'{path}' has no resumable training state (looked for {state_file}), so it cannot be "
+                          f"resumed. To train further from it, start a new run from its weights: "
+                          f"python train.py --init-from {path}")
+    return state_file
+
+
+def read_resume_state(state_file):
+    """The state of an interrupted run, its checkpoint and data paths made absolute (it may be resumed
+    from another folder); a finished run is refused (resuming would rewrite its checkpoint)."""
+    state = ckpt.read_file(state_file, ckpt.STATE_FORMAT)
+    start_folder = Path(state.get("cwd", "."))
+    checkpoint, source = start_folder / state["checkpoint"], state["source"]
+    source = source if source == FOLK else str(start_folder / source)
+    if finished(state):
+        raise MelodyError(f"The run that wrote {checkpoint} has finished, and a finished checkpoint is never "
+                          f"overwritten. To train it further, start a new run from its weights: "
+                          f"python train.py --init-from {checkpoint} --data {source}")
+    return dict(state, checkpoint=str(checkpoint), source=source)
+
+
+def budget_note(train_config, args, resuming):
+    """One line on the time budget, when there is one: whose it is, and that it counts from now."""
+    if not train_config.minutes:
+        return None
+    if not resuming:
+        return f"Time budget: {train_config.minutes:g} minutes."
+    origin = "from --minutes" if args.minutes is not None else "the original run's --minutes, applied anew"
+    return f"Time budget: {train_config.minutes:g} minutes for this invocation ({origin})."
+
+
+def load_songs(data, encoding, args, context):
+    """Encode the training data (main process first, so the others read the cache)."""
+    if data is None:
+        data = str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA) else FOLK
+    kwargs = dict(config=encoding, cache_dir=None if args.no_cache else "default", workers=args.workers,
+                  progress=not args.quiet and context.is_main)
+    songs = skipped = None
+    for turn in (0, 1):
+        if context.is_main == (turn == 0):
+            songs, skipped = encode_folk_corpus(**kwargs) if data == FOLK else encode_folder(data, **kwargs)
+        context.barrier()
+    label = "music21's bundled folk songs (Essen, O'Neill's, Ryan's Mammoth)" if data == FOLK else f"'{data}'"
+    return data, songs, skipped, label
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    resume_state = init_state = init_index = None
+    model_config, train_config, encoding = ModelConfig(), TrainConfig(), EncodingConfig()
+    data, out = args.data, args.out
+    if args.resume:
+        state_file = resume_state_file(args.resume)
+        resume_state = read_resume_state(state_file)
+        model_config = ModelConfig(**resume_state["model_config"])
+        encoding = EncodingConfig(**resume_state["encoding_config"])
+        train_config = TrainConfig.from_dict(resume_state["train_config"])
+        data = data or resume_state["source"]
+        out = out or Path(resume_state["checkpoint"])
+        command = resume_state.get("command", command) + "  # resumed with: " + command
+    elif args.init_from:
+        init = ckpt.read_file(args.init_from, ckpt.FORMAT)
+        model_config = ModelConfig(**init["model_config"])
+        encoding = EncodingConfig(**init["encoding_config"])
+        init_state, init_index = init["model_state"], init.get("originality")
+    model_config = replace(model_config, **given(args, MODEL_FLAGS)) if not (args.resume or args.init_from) else model_config
+    train_config = replace(train_config, **given(args, TRAIN_FLAGS))
+
+    with launch(args.device) as context:
+        data, songs, skipped, label = load_songs(data, encoding, args, context)
+        if context.is_main:
+            print(f"Training data: {label}: {len(songs)} songs, {sum(len(s.melody) for s in songs)} notes.")
+            if skipped:
+                names = ", ".join(n for n, _ in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
+                print(f"Skipped {len(skipped)} unreadable or empty files: {names}")
+        if not songs:
+            raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
+        if out is None:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = ckpt.CHECKPOINT_DIR / f"{Path(str(data)).name or 'model'}-{stamp}.pt"
+            out = Path(context.broadcast(str(out)))
+        resuming_out = resume_state is not None and out == Path(resume_state["checkpoint"])
+        if out.exists() and not resuming_out:
+            raise MelodyError(f"{out} already exists and is kept: choose another --out, or add --resume to continue it.")
+        parts = split_songs(songs)
+        if context.is_main:
+            print("Split by file: " + ", ".join(f"{k} {len(v)} songs" for k, v in parts.items())
+                  + f". Model: {model_config}. Device: {context.device}, {context.world_size} process(es).")
+            if resume_state is not None:
+                print(f"Resuming the interrupted run of {out} (state: {state_path_for(out)}).")
+            note = budget_note(train_config, args, resume_state is not None)
+            if note:
+                print(note)
+        train(parts, out, model_config, train_config, encoding, context, source=data, skipped=skipped,
+              command=command, resume_state=resume_state, init_state=init_state, init_index=init_index,
+              progress=not args.quiet)
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM outside the loops that stop politely (encoding, training): while the model,
+    its baseline and its index are being set up, or while the final figures are computed."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, frame):
+    raise Stopped(signum)
+
+
+def cli(argv=None):
+    """``main`` with errors printed as one line instead of a traceback; returns the exit status."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, _stop)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        main(argv)
+    except EncodingInterrupted as exc:  # not a mistake: say what was kept, exit as the signal would
+        print(exc, file=sys.stderr)
+        return 128 + exc.signum
+    except Stopped as exc:
+        print(f"Stopped by {signal_name(exc.signum)} outside the training loop (setting up, or scoring at the end): "
+              "checkpoints already written are kept and encoded files stay cached; no new training state was "
+              "saved.", file=sys.stderr)
+        return 128 + exc.signum
+    except MelodyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def run():
+    """Entry point of ``train.py`` and the ``melody-train`` command."""
+    exit_process(cli())
