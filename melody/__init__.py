@@ -11,6 +11,8 @@ Public API::
 import contextlib
 import io
 
+__version__ = "0.3.0"
+
 # pretty_midi imports pyfluidsynth, which prints "'fluidsynth' was found at ..." to stdout whenever the
 # CI environment variable is set. That line would corrupt `python -m melody ... --json` output, so the
 # first import happens here, with stdout captured.

@@ -4,8 +4,12 @@ Files are written atomically (temporary file, fsync, rename), so an interrupted 
 leaves a half-written checkpoint behind, and read with ``torch.load(weights_only=True)``.
 """
 import datetime
+import logging
 import os
+import pickletools
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -17,8 +21,26 @@ from .model import MelodyLSTM, ModelConfig
 FORMAT = "melody-playground-checkpoint"
 STATE_FORMAT = "melody-playground-training-state"
 FORMAT_VERSION = 1
-CHECKPOINT_DIR = Path(os.environ.get("MELODY_CHECKPOINT_DIR", Path(__file__).resolve().parent.parent / "checkpoints"))
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_DIR = PACKAGE_DIR / "shipped"  # the shipped weights, where an installed package keeps them
+
+
+def _checkpoint_dir():
+    """Where checkpoints are listed from and training writes them: ``$MELODY_CHECKPOINT_DIR``, else the
+    repository's ``checkpoints/`` when running from a checkout, else the user's data folder
+    (``~/.local/share/melody-playground/checkpoints``) for an installed package."""
+    if os.environ.get("MELODY_CHECKPOINT_DIR"):
+        return Path(os.environ["MELODY_CHECKPOINT_DIR"])
+    checkout = PACKAGE_DIR.parent / "checkpoints"
+    if checkout.is_dir() and (PACKAGE_DIR.parent / "train.py").is_file():
+        return checkout
+    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return data / "melody-playground" / "checkpoints"
+
+
+CHECKPOINT_DIR = _checkpoint_dir()
 RETRAIN_HINT = "Pick another checkpoint, or train one with `python train.py`."
+log = logging.getLogger("melody")
 
 
 def atomic_save(obj, path):
@@ -43,15 +65,11 @@ def read_file(path, expected_format):
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist. {RETRAIN_HINT}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing: our message says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... on damaged files
-        if "Unsupported global" in str(exc):
-            raise CheckpointError(
-                f"'{path.name}' holds objects other than tensors and plain data, so it is not loaded (only "
-                f"weights-only checkpoints are trusted). {RETRAIN_HINT}"
-            ) from None
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"'{path.name}' is damaged or truncated and cannot be loaded ({reason}). {RETRAIN_HINT}") from None
+        raise CheckpointError(_load_failure(path, exc)) from None
     if not isinstance(payload, dict) or payload.get("format") != expected_format:
         raise CheckpointError(f"'{path.name}' is not a melody-playground {expected_format.split('-')[-1]} file. {RETRAIN_HINT}")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -60,6 +78,38 @@ def read_file(path, expected_format):
             "Update the project, or pick another checkpoint."
         )
     return payload
+
+
+def _load_failure(path, exc):
+    """The message for a file ``torch.load(weights_only=True)`` refused. torch's own text advises
+    loading with ``weights_only=False``, which would run whatever code the file carries: never
+    repeat it."""
+    text = str(exc)
+    if "unsupported global" in text.lower() or _calls_code(path):
+        return (f"'{path.name}' holds code or Python objects other than tensors and plain data, which are refused: "
+                f"only weights-only checkpoints are loaded, so that no file can run code here. {RETRAIN_HINT}")
+    reason = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if "weights_only" in reason:
+        reason = type(exc).__name__
+    return f"'{path.name}' is damaged or truncated and cannot be loaded ({reason[:200]}). {RETRAIN_HINT}"
+
+
+CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _calls_code(path):
+    """Whether the file is a complete pickle (bare, or the ``data.pkl`` of torch's zip format) that
+    names Python callables: a file meant to run code when loaded, rather than a damaged one. The
+    opcodes are only listed (``pickletools``), never executed."""
+    try:
+        data = Path(path).read_bytes()
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                data = archive.read(name) if name else b""
+        return bool(CODE_OPCODES & {op.name for op, _, _ in pickletools.genops(data)})
+    except Exception:  # not a readable pickle: damaged, not malicious
+        return False
 
 
 def build_model(payload, name="checkpoint"):
@@ -76,18 +126,81 @@ def build_model(payload, name="checkpoint"):
     return model.eval()
 
 
-def newest_checkpoint(folder=None):
-    """Path of the most recently written ``.pt`` checkpoint in ``folder`` (default ``checkpoints/``)."""
-    files = list_checkpoints(folder)
-    if not files:
-        raise CheckpointError(f"No checkpoint found in '{folder or CHECKPOINT_DIR}'. Train one with `python train.py`.")
-    return max(files, key=lambda p: p.stat().st_mtime)
-
-
 def list_checkpoints(folder=None):
-    """The ``.pt`` checkpoints in ``folder`` (default ``checkpoints/``), by name."""
+    """The ``.pt`` checkpoints in ``folder``, by name. The default is ``CHECKPOINT_DIR`` together with
+    the shipped weights of an installed package (a file of the same name in ``CHECKPOINT_DIR`` wins)."""
+    folders = [Path(folder)] if folder else [Path(CHECKPOINT_DIR), SHIPPED_DIR]
+    found = {}
+    for place in folders:
+        for path in sorted(place.glob("*.pt")) if place.is_dir() else []:
+            if path.is_file() and not path.name.startswith("."):
+                found.setdefault(path.name, path)
+    return [found[name] for name in sorted(found)]
+
+
+_PROBED = {}  # (path, mtime, size) -> info dict or CheckpointError: each file version is read once
+
+
+def probe(path):
+    """The ``info`` of the checkpoint at ``path`` (what ``load_model(path).info`` holds), read once
+    per version of the file; raises ``CheckpointError`` when it cannot be loaded."""
+    path = Path(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _PROBED:
+        try:
+            _PROBED[key] = load_model(path).info
+        except CheckpointError as exc:
+            _PROBED[key] = exc
+        for old in [k for k in _PROBED if k[0] == key[0] and k != key]:
+            del _PROBED[old]
+    found = _PROBED[key]
+    if isinstance(found, CheckpointError):
+        raise found
+    return found
+
+
+def default_checkpoint(folder=None):
+    """The checkpoint used when none is named, and the newer ones passed over.
+
+    The newest file (by modification time) that loads and whose training run finished. A damaged
+    file is passed over, and so is the checkpoint a training run keeps rewriting while it runs (or
+    left behind when interrupted): it becomes the default only when it finishes. When no finished
+    checkpoint loads, the newest unfinished one is used, and ``skipped`` says so.
+
+    Returns
+    -------
+    (path, skipped) : (Path, list of (file name, reason))
+    """
+    files = sorted(list_checkpoints(folder), key=lambda p: p.stat().st_mtime, reverse=True)
     folder = Path(folder or CHECKPOINT_DIR)
-    return sorted(p for p in folder.glob("*.pt") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise CheckpointError(f"No checkpoint found in '{folder}'. Train one with `python train.py`.")
+    skipped, unfinished = [], None
+    for path in files:
+        try:
+            info = probe(path)
+        except CheckpointError as exc:
+            skipped.append((path.name, str(exc)))
+            continue
+        if info.get("finished", True):
+            return path, skipped
+        skipped.append((path.name, "its training run has not finished (still training, or interrupted)"))
+        unfinished = unfinished or path
+    if unfinished is not None:
+        skipped.append((unfinished.name, "used anyway: no finished checkpoint could be loaded"))
+        return unfinished, skipped
+    reasons = "; ".join(reason for _, reason in skipped)
+    raise CheckpointError(f"No checkpoint in '{folder}' can be loaded: {reasons}")
+
+
+def newest_checkpoint(folder=None):
+    """Path of the default checkpoint (see :func:`default_checkpoint`); each checkpoint passed over
+    is reported as a warning on the ``melody`` logger."""
+    path, skipped = default_checkpoint(folder)
+    for name, reason in skipped:
+        log.warning("Checkpoint %s passed over: %s", name, reason)
+    return path
 
 
 def load_model(path=None):
@@ -96,8 +209,9 @@ def load_model(path=None):
     Parameters
     ----------
     path : str or os.PathLike, optional
-        A checkpoint file. ``None`` loads the default: the newest checkpoint in ``checkpoints/``,
-        which is the shipped ``pokemon.pt`` until you train your own.
+        A checkpoint file. ``None`` loads the default: the newest finished, loadable checkpoint in
+        ``checkpoints/`` (see :func:`default_checkpoint`), which is the shipped ``pokemon.pt`` until
+        you train your own.
 
     Returns
     -------

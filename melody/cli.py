@@ -1,17 +1,30 @@
 """Command line: ``python -m melody generate | encode | evaluate``."""
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
+from . import __version__
 from .checkpoint import load_model
 from .corpus import encode_files, find_midi_files
 from .encoding import encode_midi, melody_from_pitches
 from .errors import MelodyError
 from .evaluation import total_bits
-from .midi_io import notes_to_midi
+from .keys import key_in_c
+from .midi_io import note_span, notes_to_midi, write_midi
 from .notes import format_notes, parse_notes
 from .sampling import generate
+from .settings import number
+
+
+def output_paths(out, output_dir, count):
+    """Where ``count`` generated files go: ``out`` alone, or ``<output_dir>/<out's stem>-<n>.mid``."""
+    out = Path(out)
+    folder = Path(output_dir) if output_dir else out.parent
+    if count == 1:
+        return [folder / out.name]
+    return [folder / f"{out.stem}-{n}{out.suffix or '.mid'}" for n in range(1, count + 1)]
 
 
 def cmd_generate(args):
@@ -22,15 +35,22 @@ def cmd_generate(args):
     else:
         seed = melody_from_pitches(parse_notes(args.seed or ""), model.encoding)
         seed_pitches = list(seed.pitches)
-    continuation = generate(model, seed_pitches, args.length, temperature=args.temperature, beta=args.beta,
-                            top_k=args.top_k, top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory)[0]
+    count = number(args.num_outputs, "variations_cli")
+    runs = generate(model, seed_pitches, args.length, temperature=args.temperature, beta=args.beta, top_k=args.top_k,
+                    top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory, num_variations=count)
     key_shift = seed.key_shift if args.original_key else 0
-    tempo = args.tempo or (seed.tempo_bpm if args.seed_midi else 120.0)
-    notes_to_midi(seed_pitches + continuation, tempo=tempo, program=args.program, key_shift=key_shift).write(str(args.out))
-    shifted = [p - key_shift for p in continuation]
+    key = seed.key if args.original_key else key_in_c(seed.key)
+    tempo = number(args.tempo or (seed.tempo_bpm if args.seed_midi else None), "tempo_bpm")
+    paths = output_paths(args.out, args.output_dir, count)
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    seed_end = note_span(len(seed_pitches), tempo)[0]
     print(f"seed ({len(seed_pitches)} notes, {seed.key}): {format_notes([p - key_shift for p in seed_pitches])}")
-    print(f"continuation ({len(continuation)} notes): {format_notes(shifted)}")
-    print(f"wrote {args.out} (checkpoint {model.path.name})")
+    for path, continuation in zip(paths, runs):
+        midi = notes_to_midi(seed_pitches + continuation, tempo=tempo, program=args.program, key_shift=key_shift,
+                             key=key)
+        write_midi(midi, path, [(0.0, "seed"), (seed_end, "seed ends: continuation")])
+        print(f"continuation ({len(continuation)} notes): {format_notes([p - key_shift for p in continuation])}")
+        print(f"wrote {path} (checkpoint {model.path.name})")
 
 
 def cmd_encode(args):
@@ -65,7 +85,8 @@ def cmd_evaluate(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m melody", description="Melody continuation with an LSTM.")
+    parser = argparse.ArgumentParser(prog="melody", description="Melody continuation with an LSTM.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="continue a seed melody and write a MIDI file (seed, then continuation)")
@@ -87,7 +108,11 @@ def build_parser():
     g.add_argument("--model-key", dest="original_key", action="store_false",
                    help="keep the output in C (the model's key) instead of the seed's original key")
     g.add_argument("--checkpoint", type=Path, help="default: the newest checkpoint in checkpoints/")
-    g.add_argument("--out", type=Path, default=Path("out.mid"))
+    g.add_argument("--out", type=Path, default=Path("out.mid"),
+                   help="the MIDI file to write (default out.mid); with --num-outputs N: <stem>-1.mid ... <stem>-N.mid")
+    g.add_argument("--num-outputs", type=int, default=1, metavar="N",
+                   help="continuations to make, as one batch, each in its own file (default 1)")
+    g.add_argument("--output-dir", type=Path, help="folder for the output files (default: --out's folder)")
     g.set_defaults(run=cmd_generate)
 
     e = sub.add_parser("encode", help="show the melody the encoder extracts from a MIDI file or folder")
@@ -106,9 +131,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logging.getLogger("melody").addHandler(handler)
     try:
         args.run(args)
     except MelodyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def run():
+    """Entry point of the ``melody`` command."""
+    sys.exit(main())

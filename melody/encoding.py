@@ -12,7 +12,7 @@ import numpy as np
 
 from . import keys
 from .errors import MidiError
-from .midi_io import load_midi
+from .midi_io import MAX_TRACKS, load_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH
 
 # Bump whenever the encoder's output could change: it keys the training-data cache.
@@ -60,6 +60,8 @@ class Melody:
         Non-drum notes the source held.
     notes_past_limits : int
         Notes not read because the file is longer than the reading limits (see ``midi_io``).
+    tracks_past_limits : int
+        Tracks not read because the file has more than ``midi_io.MAX_TRACKS``.
     source : str
         File name or description of the source.
     """
@@ -74,6 +76,7 @@ class Melody:
     notes_under_melody: int = 0
     notes_in_source: int = 0
     notes_past_limits: int = 0
+    tracks_past_limits: int = 0
     source: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -84,6 +87,7 @@ class Melody:
         """One line describing what was extracted."""
         shift = f"{self.key_shift:+d} semitones" if self.key_shift else "no shift"
         cut = f"; {self.notes_past_limits} notes past the reading limits left out" if self.notes_past_limits else ""
+        cut += f"; {self.tracks_past_limits} tracks past the first {MAX_TRACKS} left out" if self.tracks_past_limits else ""
         return (
             f"{len(self)} notes from {self.notes_in_source}; key {self.key} ({shift} to C); "
             f"{self.notes_folded} folded into range; {self.drum_tracks_dropped} drum tracks dropped{cut}"
@@ -153,7 +157,7 @@ def melody_from_pretty_midi(midi, config=EncodingConfig(), source=""):
     tempo_times, tempi = midi.get_tempo_changes()
     tempo = float(tempi[0]) if len(tempi) else 120.0
     info = dict(tempo_bpm=tempo, drum_tracks_dropped=drums, source=source,
-                notes_past_limits=getattr(midi, "notes_dropped", 0))
+                notes_past_limits=getattr(midi, "notes_dropped", 0), tracks_past_limits=getattr(midi, "tracks_dropped", 0))
     if not pitches:
         return Melody(tokens=(), pitches=(), **info)
     start_ticks = np.array([midi.time_to_tick(t) for t in starts], dtype=np.float64)

@@ -44,3 +44,8 @@ def shift_to_c(tonic, mode):
 def key_name(tonic, mode):
     """Readable key name such as ``"D major"``."""
     return f"{PITCH_CLASS_NAMES[tonic % 12]} {mode}"
+
+
+def key_in_c(key):
+    """The key of a melody moved to the model's key: ``"A minor"`` for a minor key, else ``"C major"``."""
+    return "A minor" if str(key).endswith("minor") else "C major"

@@ -1,7 +1,9 @@
 """Reading MIDI files leniently and writing melodies back to MIDI."""
 import io
 import os
+import struct
 import warnings
+from pathlib import Path
 
 import mido
 import pretty_midi
@@ -11,6 +13,7 @@ from .errors import MidiError, SeedError
 HINT = "Use a Standard MIDI File (.mid/.midi), e.g. one exported from a notation program or a DAW."
 MAX_TICKS = 4_000_000  # about an hour at 480 ticks per beat; later events are dropped
 MAX_NOTES = 200_000  # notes read per file; later ones are dropped
+MAX_TRACKS = 1024  # tracks read per file; later ones are dropped
 
 
 def load_midi(path):
@@ -41,6 +44,7 @@ def load_midi_bytes(data, name="file"):
         raise MidiError(f"'{name}' is empty. {HINT}")
     if not data.startswith(b"MThd"):
         raise MidiError(f"'{name}' is not a MIDI file: it does not start with a MIDI header. {HINT}")
+    data, tracks_dropped = _bounded_track_count(data)
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError... on damaged files
@@ -58,7 +62,27 @@ def load_midi_bytes(data, name="file"):
     except Exception as exc:  # pretty_midi on inputs mido accepted but it cannot interpret
         raise MidiError(f"'{name}' could not be read as MIDI ({exc or type(exc).__name__}). {HINT}") from None
     result.notes_dropped = dropped
+    result.tracks_dropped = tracks_dropped
     return result
+
+
+def _bounded_track_count(data):
+    """The file with its header's track count set to the track chunks really there, at most
+    ``MAX_TRACKS``; and how many tracks that leaves out. mido reads the count as a signed 16-bit
+    number, so a header claiming 32,768 or more tracks would otherwise read as none at all, and one
+    claiming thousands would be read that many times over."""
+    if len(data) < 14:
+        return data, 0
+    header_length = struct.unpack(">I", data[4:8])[0]
+    declared = struct.unpack(">H", data[10:12])[0]
+    present, position = 0, 8 + header_length
+    while position + 8 <= len(data) and present < declared:
+        present += 1  # a chunk whose length runs past the end still counts: mido reports it as truncated
+        position += 8 + struct.unpack(">I", data[position + 4 : position + 8])[0]
+    count = min(present, MAX_TRACKS)
+    if count == declared:
+        return data, 0
+    return data[:10] + struct.pack(">H", count) + data[12:], present - count
 
 
 def _make_safe(midi, name):
@@ -140,7 +164,7 @@ def note_span(index, tempo=120.0, note_beats=0.5):
     return index * seconds, (index + 1) * seconds
 
 
-def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, velocity=96):
+def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, velocity=96, key=None):
     """A one-track MIDI file with every pitch lasting the same time, one after another.
 
     Parameters
@@ -158,6 +182,8 @@ def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, 
         Length of every note in beats (0.5 = eighth notes).
     velocity : int
         Loudness of every note, 1..127.
+    key : str, optional
+        The key the notes sound in (``"D major"``, ``"F# minor"``), written as a key signature.
 
     Returns
     -------
@@ -168,9 +194,31 @@ def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, 
     if not tempo > 0:
         raise SeedError(f"Tempo must be above 0 BPM, got {tempo}.")
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
+    if key:
+        midi.key_signature_changes.append(pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(key), 0.0))
     instrument = pretty_midi.Instrument(program=int(program), name="melody")
     for i, pitch in enumerate(pitches):
         shifted = min(127, max(0, int(pitch) - int(key_shift)))
         instrument.notes.append(pretty_midi.Note(velocity, shifted, *note_span(i, tempo, note_beats)))
     midi.instruments.append(instrument)
     return midi
+
+
+def write_midi(midi, path, markers=()):
+    """Write a ``PrettyMIDI`` to ``path`` with marker meta events (e.g. where a seed ends), which
+    pretty_midi cannot write itself; ``markers`` is a list of ``(seconds, text)``."""
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    if markers:
+        buffer.seek(0)
+        file = mido.MidiFile(file=buffer)
+        events = [(tick, message) for tick, message in _absolute(file.tracks[0])]
+        events += [(midi.time_to_tick(seconds), mido.MetaMessage("marker", text=text)) for seconds, text in markers]
+        end = [e for e in events if e[1].type == "end_of_track"]
+        rest = sorted((e for e in events if e[1].type != "end_of_track"), key=lambda e: e[0])
+        last = max([t for t, _ in rest], default=0)
+        _rebuild(file.tracks[0], rest + [(max(last, t), m) for t, m in end])
+        buffer = io.BytesIO()
+        file.save(file=buffer)
+    Path(path).write_bytes(buffer.getvalue())
+    return Path(path)

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import threading
+import wave
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,20 +316,20 @@ class Mp3Writer:
 
 
 def encode_audio(samples, sample_rate_hz, path):
-    """Write mono samples as MP3 (``.mp3``, by LAME at 48 kbit/s), OGG Vorbis, FLAC or WAV, chosen
-    by the file's suffix."""
+    """Write mono samples (floats in -1..1) as MP3 (``.mp3``: LAME at 48 kbit/s, see ``bench/mp3.py``
+    for why LAME through lameenc) or 16-bit WAV (``.wav``), chosen by the file's suffix."""
     path = Path(path)
     data = np.clip(np.asarray(samples, np.float32), -1.0, 1.0)
-    if path.suffix.lower() == ".mp3":
+    suffix = path.suffix.lower()
+    if suffix == ".mp3":
         writer = Mp3Writer(path, sample_rate_hz)
         writer.write(data)
         return writer.close()
-    import soundfile
-
-    formats = {".ogg": ("OGG", "VORBIS"), ".flac": ("FLAC", "PCM_16"), ".wav": ("WAV", "PCM_16")}
-    kind, subtype = formats[path.suffix.lower()]
-    with soundfile.SoundFile(str(path), "w", int(sample_rate_hz), 1, subtype, format=kind) as out:
-        # libvorbis can overflow its stack when given a minute of audio in one call: write in parts.
-        for i in range(0, len(data), 1 << 15):
-            out.write(data[i : i + (1 << 15)])
+    if suffix != ".wav":
+        raise ValueError(f"audio can be written as .mp3 or .wav, not {suffix!r}")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(sample_rate_hz))
+        out.writeframes((data * 32767).astype("<i2").tobytes())
     return path

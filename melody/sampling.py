@@ -39,7 +39,7 @@ def apply_rule(probs, temperature=1.0, beta=None, top_k=None, top_p=None):
         probs = (probs / probs.max(-1, keepdims=True)) ** power
         probs = probs / probs.sum(-1, keepdims=True)
     if top_k is not None and top_k < probs.shape[-1]:
-        kth = np.partition(probs, -top_k, axis=-1)[..., -top_k : -top_k + 1]
+        kth = np.partition(probs, -top_k, axis=-1)[..., [-top_k]]  # the k-th largest, kept as an axis
         probs = np.where(probs < kth, 0.0, probs)
         probs = probs / probs.sum(-1, keepdims=True)
     if top_p is not None and top_p < 1.0:
@@ -61,8 +61,9 @@ def check_settings(length, temperature, beta, top_k, top_p, num_variations, voca
         raise SeedError(f"Temperature must be 0 or more (1 = as trained, lower = safer), got {temperature!r}.")
     if beta is not None and not beta > 0:
         raise SeedError(f"Beta must be above 0 (the original used about 15), got {beta!r}.")
-    if top_k is not None and not (isinstance(top_k, numbers.Integral) and 1 <= top_k <= vocab_size):
-        raise SeedError(f"top-k must be a whole number from 1 to {vocab_size}, got {top_k!r}.")
+    if top_k is not None and not (isinstance(top_k, numbers.Integral) and top_k >= 1):
+        raise SeedError(f"top-k must be a whole number of 1 or more (at least {vocab_size} keeps every note), "
+                        f"got {top_k!r}.")
     if top_p is not None and not 0 < top_p <= 1:
         raise SeedError(f"top-p must be above 0 and at most 1, got {top_p!r}.")
     if not isinstance(num_variations, numbers.Integral) or not 1 <= num_variations <= MAX_VARIATIONS:

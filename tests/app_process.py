@@ -11,19 +11,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_app(log_path, timeout_s=120):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(log_path, timeout_s=120, env=None, args=None):
     """Start the app with its output in ``log_path`` and wait until its page answers.
 
+    ``env`` adds environment variables; ``args`` replaces the default ``--port <a free port>``.
     Returns ``(process, url, seconds until the page answered)``; raises ``RuntimeError`` with the
     app's output when it exits or does not answer within ``timeout_s``.
     """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    port = free_port()
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **(env or {}))
+    env.pop("GRADIO_TEMP_DIR", None)  # set in this process if it imported the page: each app makes its own
+    if args is None:
+        args = ["--port", str(port)]
+    else:
+        port = int(env.get("GRADIO_SERVER_PORT") or args[args.index("--port") + 1])
     started = time.perf_counter()
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), *args], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     while True:

@@ -1,6 +1,8 @@
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
-
 from app_process import start_app, stop_app
 from midi_factory import POKEMON_DIR
 
@@ -27,8 +29,40 @@ def tiny_model():
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The real playground (python app.py) on a free loopback port, for API and browser tests."""
-    process, url, _ = start_app(tmp_path_factory.mktemp("app") / "app.log")
-    yield url
+def app_server(tmp_path_factory):
+    """The real playground (python app.py) on a free loopback port, for API and browser tests:
+    ``(url, path of its log)``. Its files live in a temporary folder of this test session."""
+    folder = tmp_path_factory.mktemp("app")
+    process, url, _ = start_app(folder / "app.log", env={"MELODY_TMP": str(folder / "files")})
+    yield url, folder / "app.log"
     stop_app(process)
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server[0]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tracked_changes():
+    """``git status`` of the checkout (tracked and untracked, ignored files left out), or None outside git."""
+    try:
+        return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def pytest_sessionstart(session):
+    session.config._status_before = _tracked_changes()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only to temporary folders: the checkout must look the same after the run."""
+    before, after = getattr(session.config, "_status_before", None), _tracked_changes()
+    if before is not None and after is not None and before != after and exitstatus == 0:
+        changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
+        print(f"\nThe test run changed files in the checkout: {changed[:10]}")
+        session.exitstatus = 1

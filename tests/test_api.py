@@ -4,9 +4,9 @@ import pytest
 import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from midi_factory import POKEMON_DIR, pitches_in, write_notes
 
 import melody
-from midi_factory import POKEMON_DIR, pitches_in, write_notes
 
 POKEMON_SONG = POKEMON_DIR / "Pokemon - Pallet Town.mid"
 
@@ -77,11 +77,15 @@ def test_every_hostile_upload_gets_a_message_and_the_server_keeps_serving(client
     assert client.predict(seed_notes="C4 E4", length=4, rng_seed=2, api_name="/generate")[3]
 
 
-def test_only_midi_files_are_accepted(client, tmp_path):
+def test_only_midi_files_are_accepted(client, tmp_path, app_url):
+    import httpx
+
     other = tmp_path / "notes.txt"
     other.write_text("C4 D4 E4")
-    with pytest.raises(AppError, match="Invalid file type"):
+    with pytest.raises(httpx.HTTPStatusError, match="415"):  # refused at the upload, before it is stored
         client.predict(midi_file=handle_file(str(other)), api_name="/generate")
+    refused = httpx.post(app_url + "gradio_api/upload", files={"files": ("notes.txt", b"C4", "text/plain")}, timeout=30)
+    assert "Invalid file type: only .mid and .midi" in refused.json()["error"]
 
 
 def test_the_server_refuses_uploads_over_10_mb(app_url):
@@ -91,3 +95,44 @@ def test_the_server_refuses_uploads_over_10_mb(app_url):
     response = httpx.post(app_url + "gradio_api/upload", files={"files": ("big.mid", big, "audio/midi")}, timeout=60)
     assert response.status_code == 413
     assert httpx.get(app_url, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(temperature="abc"), "Temperature must be a number from 0 to 2"),
+    (dict(rng_seed=-1), "Random seed must be a whole number"),
+    (dict(rng_seed=1e300), "Random seed must be a whole number"),
+    (dict(length="9" * 5000), "Length .* must be a whole number"),
+    (dict(top_p="0.5.5"), "top-p must be a number"),
+    (dict(original_key="maybe"), "must be true or false"),
+    (dict(seed_notes="٦٠ ٦٢"), "is not a note"),
+])
+def test_settings_from_the_api_are_checked_and_named(client, kwargs, words):
+    with pytest.raises(AppError, match=words):
+        client.predict(**{"seed_notes": "C4 D4", "length": 4, **kwargs}, api_name="/generate")
+
+
+def test_nan_sent_as_raw_json_is_named(app_url):
+    import json
+
+    import httpx
+
+    url = app_url + "gradio_api/call/generate"
+    data = [None, "C4 D4", float("nan"), 4, 1, None, None, None, None, 0, True, 0, 64, 0.5]
+    event = httpx.post(url, content=json.dumps({"data": data}), headers={"content-type": "application/json"},
+                       timeout=30).json()["event_id"]
+    assert "Temperature must be a number from 0 to 2, got nan" in httpx.get(f"{url}/{event}", timeout=60).text
+
+
+def test_file_part_settings_are_checked(client, tmp_path):
+    path = write_notes(tmp_path / "s.mid", [(60 + i % 5, i * 0.5, 0.5) for i in range(10)])
+    with pytest.raises(AppError, match="Number of notes must be a whole number from 1 to 1,024, got 0"):
+        client.predict(midi_file=handle_file(str(path)), seed_count=0, api_name="/generate")
+    with pytest.raises(AppError, match="Start at note must be a whole number from 0"):
+        client.predict(midi_file=handle_file(str(path)), seed_start=-1, api_name="/generate")
+
+
+def test_top_k_of_one_and_original_key_false_work(client):
+    _, _, midi_path, summary = client.predict(seed_notes="D4 E4 F#4 G4", length=8, top_k=1, original_key="false",
+                                              rng_seed=2, api_name="/generate")
+    assert "top-k 1" in summary and "the model's key" in summary
+    assert pitches_in(midi_path)[:4] == [60, 62, 64, 65]  # kept in C, as asked by the string "false"

@@ -4,15 +4,14 @@ import time
 from pathlib import Path
 
 import pytest
+from midi_factory import POKEMON_DIR, pitches_in, write_melody
 from playwright.sync_api import expect, sync_playwright
 
 import melody
-from midi_factory import POKEMON_DIR, pitches_in, write_melody
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "playground.png"
 DRAWN = [(0, 60), (1, 64), (2, 67), (3, 72), (4, 71), (5, 67)]  # C4 E4 G4 C5 B4 G4
 
 pytestmark = pytest.mark.browser
@@ -91,8 +90,9 @@ def test_draw_generate_hear_and_see(page, tmp_path):
     assert notes[: len(DRAWN)] == [p for _, p in DRAWN]
     assert len(notes) == len(DRAWN) + 64
     assert abs(audio_duration(page, "audio-1") - (len(notes) * 0.25 + 1.0)) < 0.15  # MP3 padding
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    shot = tmp_path / "playground.png"  # tests write only to temporary folders: `make screenshots` refreshes docs/
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:4] == b"\x89PNG"
 
     # Continue makes the result the new seed; Undo brings the drawn seed back.
     page.locator("#continue-1").click()
@@ -145,3 +145,13 @@ def test_two_browser_sessions_keep_their_own_seeds(browser, app_url, tmp_path):
         got = midi_notes(page, "midi-1", tmp_path / str(number))
         assert got[:5] == melody.parse_notes(notes)
         page.context.close()
+
+
+def test_top_k_of_one_from_the_slider_generates(page):
+    page.get_by_text("Advanced").click()
+    box = page.get_by_label("top-k (0 = off)", exact=False).locator("xpath=ancestor::*[contains(@class,'block')][1]")
+    number = box.locator("input[type=number]")
+    number.fill("1")
+    number.press("Enter")
+    page.locator("#generate").click()
+    expect(page.locator("#summary textarea")).to_have_value(re.compile(r"top-k 1;"), timeout=60_000)

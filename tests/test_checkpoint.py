@@ -1,4 +1,5 @@
 import os
+import pickle
 import time
 
 import pytest
@@ -77,6 +78,57 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"format": ckpt.FORMAT, "evil": EncodingConfig()}, tmp_path / "pickle.pt")
     with pytest.raises(CheckpointError, match="weights-only"):
         load_model(tmp_path / "pickle.pt")
+
+
+class RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo this must never run",))
+
+
+@pytest.mark.parametrize("write", [
+    lambda path: torch.save({"format": ckpt.FORMAT, "x": RunsCode()}, path),  # torch's zip format
+    lambda path: path.write_bytes(pickle.dumps(RunsCode(), protocol=4)),  # a bare pickle
+    lambda path: path.write_bytes(pickle.dumps(RunsCode(), protocol=2)),
+])
+def test_a_malicious_pickle_is_called_code_and_unsafe_loading_is_never_suggested(tmp_path, write, capfd):
+    path = tmp_path / "evil.pt"
+    write(path)
+    with pytest.raises(CheckpointError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert "holds code or Python objects" in message and "refused" in message
+    assert "weights_only" not in message and "damaged" not in message
+    assert "must never run" not in capfd.readouterr().out
+
+
+def save_unfinished(path, hidden=24):
+    save_small(path, hidden=hidden, finished=False)
+
+
+def test_damaged_or_unfinished_newer_checkpoints_are_passed_over(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
+    save_small(tmp_path / "good.pt", hidden=16, finished=True)
+    save_unfinished(tmp_path / "training.pt", hidden=20)
+    (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 damaged")
+    for age, name in enumerate(["broken.pt", "training.pt", "good.pt"]):
+        os.utime(tmp_path / name, (time.time() - age * 10, time.time() - age * 10))
+    path, skipped = ckpt.default_checkpoint()
+    assert path.name == "good.pt"
+    assert [name for name, _ in skipped] == ["broken.pt", "training.pt"]
+    assert "damaged" in skipped[0][1] and "not finished" in skipped[1][1]
+    with caplog.at_level("WARNING", logger="melody"):
+        assert load_model().config.hidden_size == 16
+    assert "broken.pt passed over" in caplog.text
+
+
+def test_an_unfinished_checkpoint_is_used_only_when_nothing_else_loads_and_it_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
+    save_unfinished(tmp_path / "training.pt")
+    path, skipped = ckpt.default_checkpoint()
+    assert path.name == "training.pt" and "used anyway" in skipped[-1][1]
+    (tmp_path / "training.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="can be loaded"):
+        ckpt.default_checkpoint()
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tmp_path):

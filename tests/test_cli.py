@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_corpus
 
 import train as train_cli
-from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_corpus
 
 
 def run(*args, cwd=None):
@@ -51,6 +51,36 @@ def test_generate_from_a_midi_seed_in_another_key(small_checkpoint, tmp_path):
     assert pitches_in(out)[:8] == C_MAJOR_SCALE
 
 
+def test_several_outputs_in_a_folder_with_key_signature_and_seed_marker(small_checkpoint, tmp_path):
+    import mido
+
+    result = run("generate", "--seed", "D4 E4 F#4 G4", "--length", "6", "--rng-seed", "3", "--num-outputs", "3",
+                 "--output-dir", str(tmp_path / "outs"), "--out", "tune.mid", "--checkpoint", str(small_checkpoint),
+                 "--top-k", "1")
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "outs").glob("*.mid"))
+    assert [f.name for f in files] == ["tune-1.mid", "tune-2.mid", "tune-3.mid"]
+    for path in files:
+        assert pitches_in(path)[:4] == [62, 64, 66, 67] and len(pitches_in(path)) == 10
+        meta = [m for track in mido.MidiFile(path).tracks for m in track if m.is_meta]
+        assert [m.key for m in meta if m.type == "key_signature"] == ["D"]
+        ticks = {m.text: t for t, m in _absolute(mido.MidiFile(path).tracks[0]) if m.type == "marker"}
+        assert ticks["seed ends: continuation"] == 2 * 220  # four eighth notes = 2 beats, 220 ticks each
+
+
+def _absolute(track):
+    tick = 0
+    for message in track:
+        tick += message.time
+        yield tick, message
+
+
+def test_version(small_checkpoint):
+    import melody
+
+    assert run("--version").stdout.strip() == f"melody {melody.__version__}"
+
+
 def test_encode_prints_json_of_each_file(tmp_path):
     write_melody(tmp_path / "a.mid", [62, 64, 66])
     write_melody(tmp_path / "b.mid", C_MAJOR_SCALE)
@@ -76,6 +106,7 @@ def test_evaluate_prints_bits_per_note(small_checkpoint, tmp_path):
     [
         (["generate", "--seed", "C4 H4"], "'H4' is not a note"),
         (["generate", "--seed", "C4", "--length", "-3"], "Length"),
+        (["generate", "--seed", "C4", "--num-outputs", "0"], "--num-outputs must be a whole number from 1"),
         (["generate", "--seed-midi", "nowhere.mid"], "Cannot open"),
         (["generate", "--seed", "C4", "--checkpoint", "nowhere.pt"], "does not exist"),
         (["encode", "nowhere.mid"], "Cannot open"),

@@ -64,6 +64,13 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     assert np.allclose(kept, [[0.5 / 0.8, 0.3 / 0.8, 0.0, 0.0]])
 
 
+def test_top_k_of_one_is_the_likeliest_note(tiny_model):
+    kept = sampling_distribution(np.log([[0.1, 0.4, 0.2, 0.3], [0.7, 0.1, 0.1, 0.1]]), top_k=1)
+    assert np.allclose(kept, [[0, 1, 0, 0], [1, 0, 0, 0]])
+    assert generate(tiny_model, SEED, 12, top_k=1, rng_seed=3) == generate(tiny_model, SEED, 12, temperature=0)
+    assert generate(tiny_model, SEED, 4, top_k=10_000, rng_seed=3) == generate(tiny_model, SEED, 4, rng_seed=3)
+
+
 def test_top_k_keeps_exactly_k():
     kept = sampling_distribution(np.log([[0.1, 0.4, 0.2, 0.3]]), top_k=2)
     assert np.allclose(kept, [[0.0, 0.4 / 0.7, 0.0, 0.3 / 0.7]])

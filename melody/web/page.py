@@ -1,0 +1,431 @@
+"""The playground page: layout and wiring of Gradio components, and starting the server.
+
+``app.py`` (and the ``melody-playground`` command) run :func:`main`. The work lives elsewhere:
+melody.playground (generation, the HTTP API's request), melody.seeds (seeds, Undo),
+melody.settings (every range and default) and melody.server (request guards, sessions, ports).
+"""
+import argparse
+import atexit
+import functools
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from .. import __version__, server
+from .. import playground as pg
+from ..errors import MelodyError
+from ..settings import BETA_SUGGESTED, LIMITS
+from ..storage import Storage
+from .grid import piano_grid
+
+log = logging.getLogger("melody")
+DEFAULT_PORT = 7860
+SESSION_IDLE_SECONDS = 1800  # a session's page state is dropped after half an hour without a request
+SESSION_CAPACITY = 1000
+EXAMPLES = [
+    ["C4 D4 E4 F4 G4 A4 B4 C5", "C major scale"],
+    ["A3 B3 C4 D4 E4 F4 G#4 A4", "A harmonic minor scale"],
+    ["C4 D4 E4 G4 A4 C5 A4 G4 E4 D4", "pentatonic line"],
+    ["C4 E4 G4 C5 G4 E4 F4 A4 C5 F5 C5 A4", "arpeggios"],
+    [pg.DEFAULT_SEED_NOTES, "Ode to Joy"],
+    ["C4 C4 G4 G4 A4 A4 G4 F4 F4 E4 E4 D4 D4 C4", "Twinkle, Twinkle"],
+    ["G4 A4 B4 G4 G4 A4 B4 G4 B4 C5 D5 B4 C5 D5", "Frère Jacques"],
+    ["A4 C5 D5 E5 F5 E5 D5 B4 G4 A4 B4 C5 A4 A4 G#4 A4 B4 G#4 E4", "Greensleeves"],
+]
+
+# Gradio keeps uploads and a copy of every file an event returns in GRADIO_TEMP_DIR (read when a
+# component or the server is made): point it at this server's bounded storage, where results are
+# written, so that each result is on disk once.
+STORAGE = Storage(base=os.environ.get("MELODY_TMP") or os.environ.get("GRADIO_TEMP_DIR"))
+os.environ["GRADIO_TEMP_DIR"] = str(STORAGE.root)
+atexit.register(STORAGE.close)
+
+
+def raw(component):
+    """An input of the HTTP API that hands its value to the function unchanged, so that
+    ``melody.settings`` checks it and names the setting: Gradio's own conversion fails on text or
+    NaN with a bare "Error", and takes "false" for true. (Set on the instance: a subclass of a
+    Gradio component would make Gradio write a .pyi file beside this module.)"""
+    component.preprocess = lambda payload: payload
+    return component
+
+
+def RawNumber(*args, **kwargs):  # noqa: N802  (reads like the component it makes)
+    return raw(gr.Number(*args, **kwargs))
+
+
+def RawCheckbox(*args, **kwargs):  # noqa: N802
+    return raw(gr.Checkbox(*args, **kwargs))
+
+
+def user_errors(fn):
+    """Show a MelodyError (bad file, note or setting) as a message on the page, and log it as one
+    short line, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MelodyError as exc:
+            log.info("user error in %s: %s", fn.__name__, exc)
+            raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
+
+    return wrapper
+
+
+def session_of(request):
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
+def slider(name, label=None, **kwargs):
+    """A slider whose range, step and default come from ``melody.settings.LIMITS``."""
+    limit = LIMITS[name]
+    default = kwargs.pop("value", limit.default)
+    return gr.Slider(limit.low, limit.high, default, step=limit.step, label=label or limit.what, **kwargs)
+
+
+def model_panel(playground):
+    checkpoints = playground.checkpoint_choices()
+    fonts = [(f.label, i) for i, f in enumerate(playground.soundfonts)] or [("built-in synth", 0)]
+    with gr.Row():
+        checkpoint = gr.Dropdown(checkpoints, value=playground.default_checkpoint().name, label="Model checkpoint",
+                                 scale=3, elem_id="checkpoint")
+        soundfont = gr.Dropdown(fonts, value=0, label="Soundfont", scale=2, elem_id="soundfont")
+    gr.Markdown(f"Sound: {playground.renderer(0).describe()}.", elem_id="sound-status")
+    warnings = gr.Markdown(checkpoint_warnings(playground), elem_id="checkpoint-warnings")
+    return checkpoint, soundfont, warnings
+
+
+def checkpoint_warnings(playground):
+    lines = playground.checkpoint_warnings()
+    return "\n".join(f"⚠️ {line[:300]}" for line in lines)
+
+
+def seed_panel(playground, default_seed):
+    with gr.Tabs():
+        with gr.Tab("Draw", id="draw"):
+            grid = piano_grid(default_seed.original_pitches(), elem_id="grid")
+            hear = gr.Button("Hear the drawn seed", size="sm", elem_id="hear-seed")
+            seed_audio = gr.Audio(label="Seed alone", interactive=False, elem_id="seed-audio")
+        with gr.Tab("Upload MIDI", id="upload"):
+            upload = gr.File(label="A .mid or .midi file", file_types=[".mid", ".midi"], elem_id="upload")
+            upload_info = gr.Markdown(elem_id="upload-info")
+            with gr.Row():
+                start = LIMITS["seed_start"]
+                count = LIMITS["seed_count"]
+                seed_start = gr.Number(start.default, label=start.what, precision=0, minimum=start.low)
+                seed_count = gr.Number(count.default, label=count.what, precision=0, minimum=count.low,
+                                       maximum=count.high)
+                use_part = gr.Button("Use this part as the seed")
+        with gr.Tab("Type notes", id="type"):
+            notes = gr.Textbox(label="Notes", placeholder="C4 D4 E4 G4   or   60 62 64 67", elem_id="notes",
+                               max_length=pg.MAX_SEED_NOTES * 16)
+            use_notes = gr.Button("Use these notes", elem_id="use-notes")
+            gr.Examples([[e[0]] for e in EXAMPLES], [notes], label="Examples (click one)",
+                        example_labels=[e[1] for e in EXAMPLES], cache_examples=False)
+    seed_text = gr.Markdown(f"**Seed:** {default_seed.describe()}", elem_id="seed-text")
+    seed_roll = gr.Image(playground.seed_preview(default_seed), label="Seed", interactive=False,
+                         elem_id="seed-roll", height=260)
+    undo = gr.Button("Undo seed", size="sm", elem_id="undo-seed")
+    return dict(grid=grid, hear=hear, seed_audio=seed_audio, upload=upload, upload_info=upload_info,
+                seed_start=seed_start, seed_count=seed_count, use_part=use_part, notes=notes, use_notes=use_notes,
+                seed_text=seed_text, seed_roll=seed_roll, undo=undo)
+
+
+def settings_panel():
+    instruments = [(f"{n}: {pg.instrument_name(n)}", n) for n in range(128)]
+    c = {}
+    c["temperature"] = slider("temperature", info="lower = safer, higher = wilder; 0 = always the likeliest note")
+    c["length"] = slider("length", "Length (notes)")
+    c["variations"] = slider("variations")
+    with gr.Accordion("Advanced", open=False):
+        c["rule"] = gr.Radio(["temperature", "softmax base (beta)"], value="temperature", label="Sampling rule")
+        c["beta"] = slider("beta", f"beta (the original used {BETA_SUGGESTED:g})", value=BETA_SUGGESTED)
+        c["top_k"] = gr.Slider(0, 37, 0, step=1, label="top-k (0 = off)")
+        c["top_p"] = slider("top_p", "top-p (1 = off)", value=1.0)
+        c["memory"] = slider("memory", info="how often the melody's own phrases come back: 1 = as much as in the "
+                                            "training songs, 0 = never on purpose")
+        with gr.Row():
+            c["rng_seed"] = gr.Number(1, label="Random seed", precision=0, elem_id="rng-seed")
+            c["fresh"] = gr.Checkbox(True, label="New random seed each time")
+        c["tempo"] = slider("tempo_bpm")
+        c["program"] = gr.Dropdown(instruments, value=0, label="Instrument (General MIDI)")
+        c["original_key"] = gr.Checkbox(True, label="Return to the seed's original key")
+        c["show_probs"] = gr.Checkbox(True, label="Shade the model's probabilities in the piano roll")
+    c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
+    return c
+
+
+def results_panel():
+    summary = gr.Textbox(label="Summary", lines=3, interactive=False, elem_id="summary")
+    outputs = []
+    for number in range(1, pg.MAX_VARIATIONS + 1):
+        with gr.Group(visible=number == 1) as group:
+            audio = gr.Audio(label=f"Variation {number}: seed then continuation", interactive=False,
+                             elem_id=f"audio-{number}")
+            roll = gr.Image(label=f"Variation {number}: piano roll", interactive=False, elem_id=f"roll-{number}")
+            with gr.Row():
+                histogram = gr.Image(label="Pitch classes", interactive=False, height=220)
+                midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}")
+                keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
+        outputs.append((group, audio, roll, histogram, midi, keep))
+    return summary, outputs
+
+
+def seed_views_of(playground, state):
+    """What the page shows of a session's seed: the state, its piano roll, its description."""
+    return state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}"
+
+
+@user_errors
+def grid_changed(playground, value, state):
+    """The drawing grid changed: its notes become the seed (an empty grid is not an error while drawing)."""
+    if not pg.grid_pitches(value):
+        return state, gr.skip(), "**Seed:** the grid is empty: draw some notes."
+    return seed_views_of(playground, pg.with_seed(state, pg.seed_from_grid(value), live=True))
+
+
+def wire_seed_events(playground, s, session, tempo, program, soundfont):
+    seed_views = [session, s["seed_roll"], s["seed_text"]]
+    show_seed = functools.partial(seed_views_of, playground)
+    s["grid"].change(functools.partial(grid_changed, playground), [s["grid"], session], seed_views,
+                     trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+    s["hear"].click(user_errors(lambda v, t, p, f: playground.seed_audio(pg.seed_from_grid(v), t, p, f)),
+                    [s["grid"], tempo, program, soundfont], s["seed_audio"], api_visibility="private")
+
+    def inspect_upload(path, state, start, count, request: gr.Request):
+        if not path:
+            return state, gr.skip(), gr.skip(), ""
+        seed, melody = playground.seed_from_upload(path, start, count, session_of(request))
+        return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}."
+
+    upload_inputs = [s["upload"], session, s["seed_start"], s["seed_count"]]
+    upload_outputs = [*seed_views, s["upload_info"]]
+    s["upload"].upload(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
+    s["use_part"].click(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
+    typed = user_errors(lambda text, state: show_seed(pg.with_seed(state, pg.seed_from_notes(text), live=True)))
+    s["use_notes"].click(typed, [s["notes"], session], seed_views, api_visibility="private")
+    s["notes"].submit(typed, [s["notes"], session], seed_views, api_visibility="private")
+
+    def while_typing(text, state):  # follow the text as it is typed (or an example is clicked), quietly
+        try:
+            return show_seed(pg.with_seed(state, pg.seed_from_notes(text), live=True))
+        except MelodyError:
+            return state, gr.skip(), gr.skip()
+
+    s["notes"].change(while_typing, [s["notes"], session], seed_views, trigger_mode="always_last",
+                      show_progress="hidden", api_visibility="private")
+    s["undo"].click(user_errors(lambda state: show_seed(pg.undo_seed(state))), session, seed_views,
+                    api_visibility="private")
+    return seed_views, show_seed
+
+
+def wire_generation(playground, c, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed):
+    def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade):
+        settings = pg.Settings(length=n, temperature=temp, beta=b if how != "temperature" else None,
+                               top_k=k or None, top_p=p, rng_seed=None if new_rng else rng, tempo_bpm=bpm,
+                               program=prog, original_key=back, variations=k_variations,
+                               show_probabilities=shade, memory=mem)
+        result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
+        state = dict(state, results=[v.model_pitches for v in result.variations], results_seed=state["seed"])
+        updates = [state, result.settings.rng_seed, result.summary]
+        for number in range(len(outputs)):
+            if number < len(result.variations):
+                v = result.variations[number]
+                updates += [gr.Group(visible=True), str(v.audio_path), str(v.roll_path),
+                            str(v.histogram_path), str(v.midi_path)]
+            else:
+                updates += [gr.Group(visible=False), None, None, None, None]
+        return updates
+
+    inputs = [session, checkpoint, soundfont] + [c[k] for k in (
+        "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
+        "tempo", "program", "original_key", "show_probs")]
+    c["generate"].click(user_errors(run), inputs,
+                        [session, c["rng_seed"], summary, *[x for group in outputs for x in group[:5]]],
+                        api_visibility="private", concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS)
+
+    for number, (*_parts, keep) in enumerate(outputs):
+        def keep_going(state, number=number):
+            if number >= len(state.get("results", [])):
+                raise MelodyError("Generate first: there is no result to continue from yet.")
+            # the seed these results continued, even if another seed was set since
+            longer = pg.continue_from(state["results_seed"], state["results"][number])
+            return show_seed(pg.with_seed(state, longer))
+
+        keep.click(user_errors(keep_going), session, seed_views, api_visibility="private")
+
+
+# Requests for generation let in at once: the generation itself takes one of the playground's
+# slots (--concurrency); the others wait for a slot or for an upload being read, without holding one.
+GENERATE_REQUESTS = 16
+
+
+def api_panel(playground):
+    """The HTTP API: ``/generate``, usable with gradio_client by keyword (see the README)."""
+    with gr.Row(visible=False):
+        inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), RawNumber(1.0),
+                  RawNumber(64, precision=0), RawNumber(None, precision=0), RawNumber(None), RawNumber(None, precision=0),
+                  RawNumber(None), RawNumber(None), RawNumber(0, precision=0), RawCheckbox(True),
+                  RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(0.5)]
+        outputs = [gr.Audio(label="audio"), gr.Image(label="piano_roll", type="filepath", format="png"),
+                   gr.File(label="midi"), gr.Textbox(label="summary")]
+        button = gr.Button()
+
+    def generate(midi_file=None, seed_notes=pg.DEFAULT_SEED_NOTES, temperature=1.0, length=64, rng_seed=None,
+                 beta=None, top_k=None, top_p=None, tempo_bpm=None, program=0, original_key=True, seed_start=0,
+                 seed_count=64, memory=0.5, request: gr.Request = None):
+        """Continue a seed: an uploaded MIDI file (notes seed_start.. of its melody) wins over seed_notes.
+        Returns the audio (MP3), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
+        result = playground.generate_request(
+            midi_file, seed_notes, seed_start, seed_count, session_of(request), temperature=temperature,
+            length=length, rng_seed=rng_seed, beta=beta, top_k=top_k, top_p=top_p, tempo_bpm=tempo_bpm,
+            program=program, original_key=original_key, memory=memory)
+        v = result.variations[0]
+        return str(v.audio_path), str(v.roll_path), str(v.midi_path), result.summary
+
+    button.click(user_errors(generate), inputs, outputs, api_name="generate", concurrency_id="generate",
+                 concurrency_limit=GENERATE_REQUESTS)
+
+
+def build(playground):
+    """The page (a ``gr.Blocks``) over a ``melody.playground.Playground``."""
+    default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy")
+    with gr.Blocks(title="Melody playground") as page:
+        session = gr.State(pg.new_session(default_seed), time_to_live=SESSION_IDLE_SECONDS)
+        gr.Markdown("# Melody playground\nGive the start of a tune, pick how adventurous the model may be, "
+                    "and hear an LSTM trained on Pokémon music continue it.")
+        checkpoint, soundfont, warnings = model_panel(playground)
+        with gr.Row():
+            with gr.Column(scale=3):
+                seeds = seed_panel(playground, default_seed)
+            with gr.Column(scale=2):
+                controls = settings_panel()
+        summary, outputs = results_panel()
+        seed_views, show_seed = wire_seed_events(playground, seeds, session, controls["tempo"],
+                                                 controls["program"], soundfont)
+        wire_generation(playground, controls, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed)
+
+        # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
+        page.load(lambda: (gr.Dropdown(choices=playground.checkpoint_choices(),
+                                       value=playground.default_checkpoint().name), checkpoint_warnings(playground)),
+                  None, [checkpoint, warnings], api_visibility="private")
+        api_panel(playground)
+    return page
+
+
+def parse_args(argv=None):
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="app.py", description="The melody playground: a web page to draw, "
+                                     "upload or type a seed and hear an LSTM continue it.")
+    parser.add_argument("--version", action="version", version=f"melody-playground {__version__}")
+    parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME") or env.get("MELODY_HOST") or "127.0.0.1",
+                        help="address to serve on (default 127.0.0.1: this machine only; 0.0.0.0 for your "
+                             "network); also $GRADIO_SERVER_NAME or $MELODY_HOST")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port (default {DEFAULT_PORT}, or the next free one); also $GRADIO_SERVER_PORT or "
+                             "$MELODY_PORT, which like --port must be free")
+    parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
+    parser.add_argument("--concurrency", type=int, default=2, help="generations served at once (default 2)")
+    parser.add_argument("--storage-mb", type=int, default=int(env.get("MELODY_STORAGE_MB") or 1024),
+                        help="most disk space for uploads and results, in MB; the oldest go first "
+                             "(default 1024; also $MELODY_STORAGE_MB)")
+    args = parser.parse_args(argv)
+    chosen = args.port if args.port is not None else (env.get("GRADIO_SERVER_PORT") or env.get("MELODY_PORT"))
+    try:
+        args.port = int(chosen) if chosen not in (None, "") else None
+    except ValueError:
+        parser.error(f"the port must be a number, got {chosen!r}")
+    return args
+
+
+def pick_port(host, port):
+    """The port to serve on: a port that was asked for must be free; the default may move on to the
+    next free one, which is said out loud."""
+    if port is not None:
+        if port != 0 and not server.port_is_free(host, port):
+            raise MelodyError(f"Port {port} on {host} is in use: stop the program using it, or choose another "
+                              "port with --port.")
+        return port
+    found = server.free_port(host, DEFAULT_PORT)
+    if found is None:
+        raise MelodyError(f"Ports {DEFAULT_PORT} to {DEFAULT_PORT + 20} on {host} are all in use: choose one with --port.")
+    if found != DEFAULT_PORT:
+        print(f"Port {DEFAULT_PORT} is in use: serving on port {found} instead.", flush=True)
+    return found
+
+
+def start(page, playground, args, expire_every_seconds=60.0):
+    """Launch the page (without blocking) behind ``melody.server.RequestGuard``; returns its address."""
+    from starlette.middleware import Middleware
+
+    port = pick_port(args.host, args.port)
+    STORAGE.max_bytes = args.storage_mb * 2**20
+    page.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    threading.Thread(target=playground.warm_up, daemon=True).start()
+    _, local_url, share_url = page.launch(
+        server_name=args.host, server_port=port, share=args.share, max_file_size=f"{server.MAX_UPLOAD_BYTES >> 20}mb",
+        footer_links=["api"], enable_monitoring=False, quiet=True, prevent_thread_lock=True,
+        state_session_capacity=SESSION_CAPACITY,
+        app_kwargs={"middleware": [Middleware(server.RequestGuard, storage=STORAGE)]})
+    server.keep_expiring_sessions(page.server_app, SESSION_IDLE_SECONDS, SESSION_CAPACITY, expire_every_seconds)
+    print(f"Melody playground: {local_url}" + (f" and {share_url}" if share_url else "")
+          + f"  (model {playground.default_checkpoint().name}; sound: {playground.renderer(0).describe()}; "
+          f"files in {STORAGE.root}, at most {args.storage_mb} MB)", flush=True)
+    return local_url
+
+
+def serve(page, playground, args):
+    """Launch the page and block until Ctrl-C or SIGTERM; then stop and delete this server's files."""
+    start(page, playground, args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while page.is_running and not stop.wait(0.5):
+        pass
+    print("Stopping: deleting this server's uploads and results.", flush=True)
+    page.close(verbose=False)
+    playground.uploads.close()
+    STORAGE.close()
+
+
+def make_playground(concurrency=2):
+    return pg.Playground(voices=concurrency, storage=STORAGE)
+
+
+def main(argv=None):
+    """Serve the playground until Ctrl-C or SIGTERM (``python app.py``, ``melody-playground``)."""
+    try:
+        _main(argv)
+    except MelodyError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def _main(argv):
+    args = parse_args(argv)
+    server.one_line_log()
+    import torch
+
+    torch.set_num_threads(1)  # one core per request: requests run side by side instead
+    playground, page = PLAYGROUND, demo
+    if args.concurrency != playground.voices:
+        playground = make_playground(args.concurrency)
+        page = build(playground)
+    serve(page, playground, args)
+
+
+def _build_page():
+    """The module's page, for `python app.py` and Gradio's reload mode (`gradio app.py`)."""
+    try:
+        playground = make_playground()
+        return playground, build(playground)
+    except MelodyError as exc:  # e.g. no checkpoint at all: one line, not a traceback
+        sys.exit(f"error: {exc}")
+
+
+PLAYGROUND, demo = _build_page()
