@@ -1,29 +1,40 @@
-# make run   set up .venv/ and system packages, then start the playground
-# make test  the same set-up plus test tools, then the whole test suite
+# make run          set up .venv/ and system packages, then start the playground
+# make train        the same plus music21, then train on data/midi/ or music21's folk songs
+# make test         the same set-up plus test tools, then the whole test suite
+# make screenshots  refresh docs/*.png (the README's pictures of the page)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: run test setup setup-test system system-test sample clean
+.PHONY: run train test setup setup-train setup-test system system-test sample screenshots clean
 
 run: setup system
 	$(BIN)/python app.py
+
+train: setup-train
+	$(BIN)/python train.py
 
 test: setup-test system-test
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.runtime
+setup-train: $(VENV)/.train
 setup-test: $(VENV)/.dev
 
 $(BIN)/python:
-	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): install Python 3.10+ with venv (Debian: sudo apt-get install python3-venv)."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed ($(PYTHON) is older): install it, or run make PYTHON=python3.11."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): install Python 3.11+ with venv (Debian: sudo apt-get install python3-venv)."; exit 1; }
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(PIP) -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
+$(VENV)/.train: requirements-train.txt $(VENV)/.runtime
+	$(PIP) -r requirements-train.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements-train.txt requirements.txt $(VENV)/.train
 	$(PIP) -r requirements-dev.txt
 	@touch $@
 
@@ -36,6 +47,9 @@ system-test:
 # A sample continuation from the command line, without the page.
 sample: setup system
 	$(BIN)/python -m melody generate --seed "C4 D4 E4 G4 E4 D4 C4" --length 64 --rng-seed 7 --out sample.mid
+
+screenshots: setup-test system-test
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,10 +12,10 @@ import tempfile
 from pathlib import Path
 
 import torch
-
-from common import POKEMON, machine, summary, timed
 from app_process import start_app, stop_app  # tests/, put on the path by common
+from common import POKEMON, machine, summary, timed
 from original import OriginalLSTM, generate_eagerly
+
 from melody import load_model, notes_to_midi
 from melody import playground as pg
 from melody.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png

@@ -9,8 +9,8 @@ import argparse
 import json
 
 import numpy as np
-
 from common import POKEMON
+
 from melody import load_model
 from melody.corpus import encode_folder, split_songs
 from melody.originality import longest_shared_run

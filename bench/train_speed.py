@@ -8,9 +8,9 @@ import argparse
 import json
 
 import torch
-
 from common import machine, summary, timed
 from original import OriginalLSTM
+
 from melody.data import CropSampler
 from melody.model import MelodyLSTM, ModelConfig
 from melody.training import train_step

@@ -6,7 +6,6 @@ import struct
 import mido
 import numpy as np
 import soundfile
-
 from midi_factory import midi_bytes, midi_file_bytes, note_messages
 
 

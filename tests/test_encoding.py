@@ -1,8 +1,8 @@
 import pytest
+from midi_factory import C_MAJOR_SCALE, midi_bytes, write_melody, write_notes, write_tick_track
 
 from melody import MidiError, encode_midi
 from melody.midi_io import load_midi_bytes
-from midi_factory import C_MAJOR_SCALE, midi_bytes, write_melody, write_notes, write_tick_track
 
 
 def test_d_major_melody_comes_out_in_c(tmp_path):

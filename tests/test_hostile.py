@@ -2,16 +2,16 @@
 import time
 
 import pytest
+from hostile_midi import MELODY, hostile_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from midi_factory import midi_bytes
 
-from hostile_midi import MELODY, hostile_files
 from melody import Melody, MidiError, encode_midi
 from melody.encoding import melody_from_pretty_midi
 from melody.midi_io import load_midi_bytes
 from melody.playground import seed_from_midi
 from melody.sandbox import call_limited
-from midi_factory import midi_bytes
 
 FILES = hostile_files()
 MESSAGES = {

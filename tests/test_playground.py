@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import soundfile
+from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody
 
 from melody import SeedError
 from melody import playground as pg
 from melody.render import SAMPLE_RATE_HZ, TAIL_SECONDS
-from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody
 
 
 def test_seed_from_typed_notes_keeps_its_key():

@@ -2,8 +2,8 @@
 import pytest
 
 import melody
-from melody.corpus import encode_folder, split_songs
 from melody.checkpoint import CHECKPOINT_DIR
+from melody.corpus import encode_folder, split_songs
 from melody.evaluation import bits_per_note
 
 SHIPPED = CHECKPOINT_DIR / "pokemon.pt"

@@ -1,0 +1,185 @@
+"""Every code block of the README runs as written.
+
+Commands run from a scratch folder that looks like the repository root (links to `.venv`, `app.py`,
+`train.py`, the Makefile...), with `song.mid` and `my-midis/` made there, so that nothing lands in
+the checkout. What runs for ever (the playground) or for an hour (training on the folk songs) is run
+until it shows it works (the page answers; training starts and saves its state) and then stopped with
+Ctrl-C or SIGTERM, which must end it cleanly. `make test` itself is the one line not run: it is what
+runs this test.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from app_process import start_app, stop_app
+from midi_factory import POKEMON_DIR, write_melody, write_small_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+LINKED = ["app.py", "train.py", "Makefile", "scripts", "requirements.txt", "requirements-train.txt",
+          "requirements-dev.txt", "melody"]
+
+pytestmark = pytest.mark.slow
+
+
+def blocks(language):
+    return [text for lang, text in BLOCK.findall(README) if lang == language]
+
+
+def commands(text):
+    """The command lines of a shell block: continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    lines = [re.sub(r"\s+#.*$", "", line).strip() for line in joined.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """``(folder, environment)``: a folder that looks like the repository root, and what the commands run with."""
+    tmp = tmp_path_factory.mktemp("readme")
+    work = tmp / "work"
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    for name in LINKED:
+        (work / name).symlink_to(ROOT / name)
+    if (ROOT.parent / "shared").is_dir():
+        (tmp / "shared").symlink_to(ROOT.parent / "shared")
+    song = POKEMON_DIR / "Pokemon - Pallet Town.mid"
+    if song.exists():
+        shutil.copy(song, work / "song.mid")
+    else:
+        write_melody(work / "song.mid", [62, 64, 66, 67, 69, 71, 73, 74] * 8)
+    write_small_corpus(work / "my-midis", repeats=1)
+    write_small_corpus(tmp / "home" / "my-midis", repeats=1)
+    checkpoints = tmp / "checkpoints"
+    checkpoints.mkdir()
+    shutil.copy(ROOT / "checkpoints" / "pokemon.pt", checkpoints)
+    env = dict(os.environ, HOME=str(tmp / "home"), MELODY_CACHE=str(tmp / "cache"),
+               MELODY_CHECKPOINT_DIR=str(checkpoints), MELODY_TMP=str(tmp / "server"),
+               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env.pop("GRADIO_TEMP_DIR", None)
+    return work, env
+
+
+def run_until(command, cwd, env, ready, timeout_s, stop=signal.SIGTERM):
+    """Run ``command`` (bash) until it exits, or until ``ready(output so far)`` and then send ``stop``;
+    returns ``(exit status, output)``."""
+    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    lines = []  # chunks as they come: progress bars rewrite their line with \r, never ending it
+
+    def read():
+        while chunk := os.read(process.stdout.fileno(), 65536):
+            lines.append(chunk.decode("utf-8", "replace"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.time() + timeout_s
+    try:
+        while process.poll() is None:
+            if ready is not None and ready("".join(lines)):
+                os.killpg(process.pid, stop)
+                break
+            if time.time() > deadline:
+                raise AssertionError(f"'{command}' did not get there in {timeout_s} s:\n{''.join(lines)[-3000:]}")
+            time.sleep(0.2)
+        try:
+            process.wait(300)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"'{command}' did not end within 300 s of being stopped:\n"
+                                 f"{''.join(lines)[-3000:]}") from None
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    reader.join(10)
+    return process.returncode, "".join(lines)
+
+
+def run_shell_line(line, work, env):
+    """One README command: how long it may take, and what shows that it worked."""
+    if line.startswith("make test"):
+        return  # this test is part of it
+    if line.startswith("pip install"):
+        return run_pip(line, work, env)
+    if line.startswith("make run") or ("app.py" in line and "train.py" not in line):
+        status, output = run_until(line, work, env, lambda out: "Melody playground: http" in out, 300)
+        assert "Melody playground: http" in output and status in (0, -signal.SIGTERM), output[-3000:]
+        return
+    if "train.py" in line:
+        status, output = run_until(line, work, env, training_milestone(line, work), 900, stop=signal.SIGINT)
+        assert status in (0, 130), output[-3000:]  # 130: stopped by Ctrl-C, politely
+        assert "Traceback" not in output and ("Split by file" in output or "Resuming" in output), output[-3000:]
+        return
+    status, output = run_until(line, work, env, None, 300)
+    assert status == 0, f"{line}\n{output[-3000:]}"
+
+
+def training_milestone(line, work):
+    """When a README training command has shown that it works: a run on the small folder finishes; a
+    resumed run resumes; a run with ``--out`` writes its first checkpoint (the next command may start
+    from it); any other run (hours on the folk songs) starts training."""
+    out = re.search(r"--out (\S+)", line)
+    if "--resume" in line:
+        return lambda output: "Resuming at epoch" in output or "Resuming the interrupted run" in output
+    if out:
+        return lambda output: (work / out.group(1)).exists()
+    if "my-midis" in line:
+        return None
+    return lambda output: re.search(r" [1-9][0-9]*/[0-9]+ \[", output) is not None  # a training step was taken
+
+
+def run_pip(line, work, env):
+    """`pip install .` in a copy of the repository, into a new virtual environment that sees this
+    one's packages (so nothing is downloaded but pip's build tools, and the checkout gets no build files)."""
+    copy = work.parent / "package"
+    if not copy.exists():
+        tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                                 text=True, check=True).stdout
+        for name in tracked.split():
+            if (ROOT / name).is_file():
+                (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, copy / name)
+        venv = work.parent / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        site = next((venv / "lib").glob("python3*/site-packages"))
+        (site / "outer.pth").write_text(next(Path(sys.prefix, "lib").glob("python3*/site-packages")).as_posix())
+    bin_dir = work.parent / "venv" / "bin"
+    status, output = run_until(line, copy, dict(env, PATH=f"{bin_dir}:{env['PATH']}"), None, 600)
+    assert status == 0, output[-3000:]
+    version = subprocess.run([str(bin_dir / "melody"), "--version"], capture_output=True, text=True, env=env)
+    assert version.stdout.startswith("melody "), version.stderr
+
+
+def test_every_shell_block_runs(scratch):
+    work, env = scratch
+    ran = 0
+    for block in blocks("sh"):
+        for line in commands(block):
+            run_shell_line(line, work, env)
+            ran += 1
+    assert ran >= 15
+    assert (work / "outs" / "ode-4.mid").is_file() and (work / "out.mid").is_file()
+
+
+def test_every_python_block_runs(scratch, tmp_path):
+    work, env = scratch
+    process, url, _ = start_app(tmp_path / "app.log", env={"MELODY_TMP": env["MELODY_TMP"]})
+    try:
+        for number, block in enumerate(blocks("python")):
+            code = block.replace("http://127.0.0.1:7860/", url)  # the README's address is the default port's
+            script = work / f"block-{number}.py"
+            script.write_text(code)
+            result = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), script.name], cwd=work, env=env,
+                                    capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, f"block {number}:\n{code}\n{result.stderr[-3000:]}"
+    finally:
+        stop_app(process)
+    assert (work / "continued.mid").is_file()
