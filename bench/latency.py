@@ -11,12 +11,13 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
-from app_process import start_app, stop_app  # tests/, put on the path by common
 from common import POKEMON, machine, summary, timed
+from app_process import start_app, stop_app  # isort: skip  (tests/, put on the path by common)
 from original import OriginalLSTM, generate_eagerly
 
-from melody import load_model, notes_to_midi
+from melody import load_model, melody_to_midi
 from melody import playground as pg
 from melody.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png
 from melody.render import Renderer, encode_audio
@@ -44,26 +45,35 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--skip-original", action="store_true")
+    parser.add_argument("--checkpoint", help="default: the default checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the app runs it: one thread per request, requests side by side
-    model = load_model()
-    results = {"machine": machine(), "checkpoint": model.path.name, "seed_notes": SEED_NOTES,
-               "generated_notes": LENGTH, "runs": args.runs}
+    model = load_model(args.checkpoint)
+    config = model.encoding
+    results = {"machine": machine(), "checkpoint": model.path.name, "encoding": config.kind,
+               "seed_notes": SEED_NOTES, "generated_notes": LENGTH, "runs": args.runs}
     song = upload_file()
     results["upload"] = f"{song.name} ({song.stat().st_size} bytes)"
-    seed = list(pg.seed_from_midi(song, 0, SEED_NOTES)[0].pitches)
-    results["encode upload (sandboxed)"] = summary(timed(lambda: pg.seed_from_midi(song, 0, SEED_NOTES), args.runs))
+    seed = pg.seed_from_midi(song, 0, SEED_NOTES, config)[0]
+    results["encode upload (sandboxed)"] = summary(timed(lambda: pg.seed_from_midi(song, 0, SEED_NOTES, config),
+                                                         args.runs))
 
     counter = iter(range(10**9))
-    results["generate"] = summary(timed(lambda: generate(model, seed, LENGTH, rng_seed=next(counter)), args.runs))
-    tokens = torch.randint(0, 37, (1, SEED_NOTES + LENGTH), generator=torch.Generator().manual_seed(0))
+    made = []
+    results["generate"] = summary(timed(lambda: made.append(generate(model, seed, LENGTH, rng_seed=next(counter))),
+                                        args.runs))
+    tokens_made = int(np.median([len(seed.tokens) + len(m[0].tokens) for m in made]))
+    tokens = torch.randint(0, config.vocab_size, (1, tokens_made), generator=torch.Generator().manual_seed(0))
+    positions = torch.randint(0, max(model.config.position_inputs, 1), (1, tokens_made)) if config.rhythm else None
     with torch.no_grad():
-        forward = summary(timed(lambda: model(tokens), args.runs))
-    results["teacher-forced forward, 288 tokens"] = forward
+        forward = summary(timed(lambda: model(tokens, positions), args.runs))
+    results[f"teacher-forced forward, {tokens_made} tokens (seed + the continuation's median)"] = forward
     results["generation overhead ratio"] = round(results["generate"]["median_ms"] / forward["median_ms"], 2)
 
     continuation, probs = generate(model, seed, LENGTH, rng_seed=1, return_probs=True)
-    midi = notes_to_midi(seed + continuation[0], tempo=120)
+    midi = melody_to_midi(list(seed.notes) + list(continuation[0].notes), tempo=120)
+    seed, continuation = list(seed.notes), [list(continuation[0].notes)]
+    probs = [np.stack([pg.pitch_marginal(config, row) for row in probs[0][: len(continuation[0])]])]
     renderer = Renderer()
     results["synth"] = renderer.describe()
     cold = []
@@ -82,10 +92,10 @@ def main():
         lambda: save_png(piano_roll_figure(seed, continuation[0], probs[0]), out / "r.png"), args.runs))
     results["draw piano roll, layout reused"] = summary(timed(
         lambda: save_piano_roll(out / "q.png", seed, continuation[0], probs[0]), args.runs))
-    results["draw pitch-class histogram"] = summary(timed(lambda: save_png(pitch_class_figure(seed, continuation[0]),
+    results["draw pitch-class histogram"] = summary(timed(lambda: save_png(pitch_class_figure([p for *_, p in seed], [p for *_, p in continuation[0]]),
                                                                            out / "h.png"), args.runs))
     playground = pg.Playground(voices=1)
-    seed_obj = pg.seed_from_pitches(seed)
+    seed_obj = pg.seed_from_midi(song, 0, SEED_NOTES, config)[0]
     results["playground.generate, as the API calls it"] = summary(timed(
         lambda: playground.generate(seed_obj, pg.Settings(length=LENGTH, rng_seed=next(counter), histogram=False)),
         args.runs))
@@ -97,7 +107,7 @@ def main():
         try:
             results["page ready after start (s)"] = round(startup, 2)
             client = Client(url, verbose=False)
-            notes = " ".join(str(p) for p in seed)
+            notes = seed_obj.describe().split(": ", 1)[1]  # the seed typed, with its lengths
             results["whole Generate request via API (gradio_client, files downloaded)"] = summary(timed(
                 lambda: client.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
                 args.runs, warmup=2))
@@ -110,7 +120,7 @@ def main():
 
     if not args.skip_original:
         original = OriginalLSTM()
-        seed_tokens = [p - 54 for p in seed]
+        seed_tokens = [p - 54 for _, _, p in seed]
         times = timed(lambda: generate_eagerly(original, seed_tokens, LENGTH), 3)
         results["original 3x1024 LSTM, 256 notes eagerly"] = summary(times)
         results["speed-up over the original"] = round(summary(times)["median_ms"] / results["generate"]["median_ms"], 1)

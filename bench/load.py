@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from app_process import start_app, stop_app  # tests/, put on the path by common
 from common import summary
+from app_process import start_app, stop_app  # isort: skip  (tests/, put on the path by common)
 from midi_factory import pitches_in
 
 

@@ -27,7 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint")
     parser.add_argument("--generations", type=int, default=100)
-    parser.add_argument("--memory", type=float, default=0.5, help="song memory (default 0.5, as the app)")
+    parser.add_argument("--memory", type=float, default=1.0, help="song memory and echo (default 1, as the app)")
     args = parser.parse_args()
     if not POKEMON.is_dir():
         raise SystemExit(f"{POKEMON} is not here: this benchmark needs the Pokémon files for its held-out seeds.")
@@ -35,16 +35,15 @@ def main():
     index = model.info["originality"]
     songs, _ = encode_folder(POKEMON, config=model.encoding, progress=False)
     test = split_songs(songs)["test"]
-    lowest = model.encoding.lowest_pitch
     generated, winners = [], {}
     for number in range(args.generations):
         song = test[number % len(test)]
-        seed = list(song.melody.pitches[:32])
+        seed = song.melody.part(0, 32, model.encoding)
         continuation = generate(model, seed, 256, temperature=1.0, rng_seed=number, memory=args.memory)[0]
-        length, name = longest_shared_run(index, [p - lowest for p in continuation])
+        length, name = longest_shared_run(index, list(continuation.pitches))
         generated.append(length)
         winners[name] = winners.get(name, 0) + 1
-    real = [longest_shared_run(index, list(s.melody.tokens[:256]))[0] for s in test]
+    real = [longest_shared_run(index, list(s.melody.pitches[:256]))[0] for s in test]
     print(json.dumps({
         "checkpoint": model.path.name,
         "generated continuations (256 notes, temperature 1)": distribution(generated),

@@ -30,9 +30,7 @@ from melody.originality import longest_shared_run
 from melody.quality import (
     EIGHTH_STEPS,
     STEPS_PER_BAR,
-    end_step,
     features,
-    notes_from_pitches,
     rests,
     self_repetition,
     stuck_loops,
@@ -51,28 +49,31 @@ class Example:
     seed: list
     notes: list
     real: bool
+    steps_per_bar: int = STEPS_PER_BAR
 
 
 # --- The two adapters to the encoding: the only code that changes when the model learns rhythm. ---
 
-def song_notes(song):
-    """A ``corpus.Song``'s melody as notes ``(onset_step, duration_steps, pitch)``. Today's encoding
-    keeps pitches only, so every note is an eighth with no rests."""
-    return notes_from_pitches(song.melody.pitches)
+def seed_and_rest(model, song, seed_notes=SEED_NOTES):
+    """A song's first ``seed_notes`` notes as a seed ``Melody`` (moved back to its first bar), and the
+    song's other notes on the seed's time axis. With the classic encoding every note is an eighth
+    with no rests; with the rhythm encoding notes keep their lengths, rests and bar positions."""
+    melody = song.melody
+    seed = melody.part(0, seed_notes, model.encoding)
+    shift = melody.notes[0][0] - seed.notes[0][0]
+    return seed, [(o - shift, s, p) for o, s, p in melody.notes[seed_notes:]]
 
 
-def generate_continuations(model, seed_notes, length, n, rng_seed, **settings):
-    """``n`` continuations of ``length`` notes after ``seed_notes``, as note lists on the seed's time axis.
-
-    ``settings`` are ``melody.generate``'s (temperature, beta, top_k, top_p, memory). Today's model
-    makes pitches only: they become eighth notes starting where the seed ends."""
-    runs = generate(model, [p for _, _, p in seed_notes], length, rng_seed=rng_seed, num_variations=n, **settings)
-    return [notes_from_pitches(run, start_step=end_step(seed_notes)) for run in runs]
+def generate_continuations(model, seed, length, n, rng_seed, **settings):
+    """``n`` continuations of ``length`` notes after the seed ``Melody``, as note lists on the seed's
+    time axis. ``settings`` are ``melody.generate``'s (temperature, beta, top_k, top_p, memory)."""
+    runs = generate(model, seed, length, rng_seed=rng_seed, num_variations=n, **settings)
+    return [list(run.notes) for run in runs]
 
 
 def shared_run(model, notes):
     """Longest run of notes shared with a training song, by the checkpoint's originality index."""
-    return longest_shared_run(model.info["originality"], [p - model.encoding.lowest_pitch for _, _, p in notes])
+    return longest_shared_run(model.info["originality"], [p for _, _, p in notes])
 
 
 # --- The evaluation set. ---
@@ -81,19 +82,19 @@ def evaluation_set(model, songs, length, min_length, per_song, rng_seed, setting
     """Real and generated continuations of every song long enough for a seed and ``min_length`` notes."""
     examples = []
     for number, song in enumerate(songs):
-        notes = song_notes(song)
-        if len(notes) < SEED_NOTES + min_length:
+        if len(song.melody) < SEED_NOTES + min_length:
             continue
-        seed, real = notes[:SEED_NOTES], notes[SEED_NOTES : SEED_NOTES + length]
-        examples.append(Example(song.name, seed, real, True))
+        seed, rest = seed_and_rest(model, song)
+        real, bar = rest[:length], song.melody.steps_per_bar
+        examples.append(Example(song.name, list(seed.notes), real, True, bar))
         for made in generate_continuations(model, seed, len(real), per_song, rng_seed + number, **settings):
-            examples.append(Example(song.name, seed, made, False))
+            examples.append(Example(song.name, list(seed.notes), made, False, bar))
     return examples
 
 
-def feature_matrix(examples, steps_per_bar=STEPS_PER_BAR):
+def feature_matrix(examples):
     """``(X, y, groups, names)``: features, 1 for generated, the song of each example."""
-    rows = [features(e.seed, e.notes, steps_per_bar) for e in examples]
+    rows = [features(e.seed, e.notes, e.steps_per_bar) for e in examples]
     X = np.array([values for values, _ in rows])
     y = np.array([0 if e.real else 1 for e in examples])
     return X, y, np.array([e.song for e in examples]), rows[0][1]
@@ -173,19 +174,19 @@ def telling_features(X, y, names, count=10):
 
 # --- Form. ---
 
-def form_figures(examples, model, steps_per_bar=STEPS_PER_BAR, window=FORM_WINDOW):
+def form_figures(examples, model, window=FORM_WINDOW):
     """Repeats of earlier material (the seed included), loops and shared runs, pooled over the examples."""
     windows = repeats = repeats_with_duration = 0
-    lags_notes, lags_steps = [], []
+    lags_notes, lags_bars, whole = [], [], []
     for e in examples:
-        found = self_repetition(e.notes, window, steps_per_bar, context=e.seed)
+        found = self_repetition(e.notes, window, e.steps_per_bar, context=e.seed)
         windows += found.windows
         repeats += len(found.lags_notes)
         repeats_with_duration += round(found.pitch_duration_share * found.windows)
         lags_notes += found.lags_notes.tolist()
-        lags_steps += found.lags_steps.tolist()
+        lags_bars += (found.lags_steps / e.steps_per_bar).tolist()
+        whole += (found.lags_steps % e.steps_per_bar == 0).tolist()
     loops = [stuck_loops(e.notes) for e in examples]
-    lags_steps = np.array(lags_steps)
     nan = None  # nothing to measure (no windows, no repeats): null in the JSON, a dash in the table
     return {
         "continuations": len(examples),
@@ -193,8 +194,8 @@ def form_figures(examples, model, steps_per_bar=STEPS_PER_BAR, window=FORM_WINDO
         "repeat_share_pitch": repeats / windows if windows else nan,
         "repeat_share_pitch_duration": repeats_with_duration / windows if windows else nan,
         "median_lag_notes": float(np.median(lags_notes)) if lags_notes else nan,
-        "median_lag_bars": float(np.median(lags_steps) / steps_per_bar) if len(lags_steps) else nan,
-        "whole_bar_share": float(np.mean(lags_steps % steps_per_bar == 0)) if len(lags_steps) else nan,
+        "median_lag_bars": float(np.median(lags_bars)) if lags_bars else nan,
+        "whole_bar_share": float(np.mean(whole)) if whole else nan,
         "stuck_loop_share_pitch": float(np.mean([found.stuck for found in loops])),
         "stuck_loop_share_pitch_duration": float(np.mean([bool(found.pitch_duration) for found in loops])),
         "median_shared_run_notes": float(np.median([shared_run(model, e.notes)[0] for e in examples])),
@@ -255,7 +256,7 @@ def parse_args(argv=None):
     parser.add_argument("--beta", type=float)
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
-    parser.add_argument("--memory", type=float, default=0.5, help="song memory (default 0.5, as the app)")
+    parser.add_argument("--memory", type=float, default=1.0, help="song memory and echo (default 1, as the app)")
     parser.add_argument("--per-song", type=int, default=4, help="generated continuations per song")
     parser.add_argument("--length", type=int, default=256, help="notes per continuation at most")
     parser.add_argument("--min-length", type=int, default=64, help="skip songs with fewer notes after the seed")

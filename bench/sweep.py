@@ -45,7 +45,7 @@ def main():
         m = load_model(out).info["metrics"]
         row = dict(name=name, flags=flags, epochs=m["epochs"], minutes=minutes, val=m["val_bits_per_note"],
                    test_lstm=m["test_bits_per_note_lstm"], test=m["test_bits_per_note"],
-                   trigram=m["trigram_test_bits_per_note"], ratio_lstm=m["test_ratio_to_trigram_lstm"],
+                   trigram=m["test_trigram_bits_per_note"], ratio_lstm=m["test_ratio_to_trigram_lstm"],
                    ratio=m["test_ratio_to_trigram"])
         with open(args.out_dir / "results.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")

@@ -2,11 +2,13 @@
 
 Public API::
 
-    melody.encode_midi(path) -> Melody
-    melody.load_model(path=None) -> MelodyLSTM
+    melody.load_model(path=None) -> MelodyLSTM                 # .encoding: how it reads melodies
+    melody.encode_midi(path, model.encoding) -> Melody          # notes with lengths, key, bar grid
+    melody.melody_from_text("C4/4 D4/8 r/8 E4/2", model.encoding) -> Melody
     melody.generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None,
-                    rng_seed=None, num_variations=1, return_probs=False)
-    melody.notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0) -> pretty_midi.PrettyMIDI
+                    rng_seed=None, num_variations=1, return_probs=False, memory=1.0) -> [Melody, ...]
+    melody.sample_steps(model, seed, length, ...)               # the same, one step at a time
+    melody.melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, key=None) -> pretty_midi.PrettyMIDI
 """
 import contextlib
 import io
@@ -21,17 +23,28 @@ with contextlib.redirect_stdout(io.StringIO()):
 
 from .checkpoint import list_checkpoints, load_model, newest_checkpoint
 from .data import CropSampler, cyclic_crops
-from .encoding import EncodingConfig, Melody, encode_midi, melody_from_pitches
+from .encoding import CLASSIC, RHYTHM, EncodingConfig, Melody, encode_midi, melody_from_pitches, melody_from_text
 from .errors import CheckpointError, DataError, MelodyError, MidiError, SeedError
 from .evaluation import bits_per_note
-from .midi_io import load_midi, notes_to_midi
+from .midi_io import load_midi, melody_to_midi, notes_to_midi, write_midi
 from .model import MelodyLSTM, ModelConfig
-from .notes import HIGHEST_PITCH, LOWEST_PITCH, VOCAB_SIZE, format_notes, note_name, parse_notes
-from .sampling import generate
+from .notes import (
+    HIGHEST_PITCH,
+    LOWEST_PITCH,
+    VOCAB_SIZE,
+    format_notes,
+    format_timed_notes,
+    note_name,
+    parse_notes,
+    parse_timed_notes,
+)
+from .sampling import generate, sample_steps
 
 __all__ = [
-    "CheckpointError", "CropSampler", "DataError", "EncodingConfig", "Melody", "MelodyError", "MelodyLSTM",
-    "MidiError", "ModelConfig", "SeedError", "HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "bits_per_note",
-    "cyclic_crops", "encode_midi", "format_notes", "generate", "list_checkpoints", "load_midi", "load_model",
-    "melody_from_pitches", "newest_checkpoint", "note_name", "notes_to_midi", "parse_notes",
+    "CLASSIC", "CheckpointError", "CropSampler", "DataError", "EncodingConfig", "Melody", "MelodyError", "MelodyLSTM",
+    "MidiError", "ModelConfig", "RHYTHM", "SeedError", "HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE",
+    "bits_per_note", "cyclic_crops", "encode_midi", "format_notes", "format_timed_notes", "generate",
+    "list_checkpoints", "load_midi", "load_model", "melody_from_pitches", "melody_from_text", "melody_to_midi",
+    "newest_checkpoint", "note_name", "notes_to_midi", "parse_notes", "parse_timed_notes", "sample_steps",
+    "write_midi",
 ]

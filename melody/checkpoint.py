@@ -10,6 +10,7 @@ import pickletools
 import sys
 import warnings
 import zipfile
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -119,6 +120,8 @@ def build_model(payload, name="checkpoint"):
         model = MelodyLSTM(config)
         state = dict(payload["model_state"])
         state.setdefault("memory_weights", model.memory_weights)  # saved before the song memory existed
+        if state.get("echo_weights") is None or state["echo_weights"].shape != model.echo_weights.shape:
+            state["echo_weights"] = model.echo_weights  # saved before the echo existed, or with other lags: unused
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines())[:300]
@@ -149,7 +152,8 @@ def probe(path):
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _PROBED:
         try:
-            _PROBED[key] = load_model(path).info
+            model = load_model(path)
+            _PROBED[key] = dict(model.info, encoding_kind=model.encoding.kind)
         except CheckpointError as exc:
             _PROBED[key] = exc
         for old in [k for k in _PROBED if k[0] == key[0] and k != key]:
@@ -172,7 +176,7 @@ def default_checkpoint(folder=None):
     -------
     (path, skipped) : (Path, list of (file name, reason))
     """
-    files = sorted(list_checkpoints(folder), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = newest_first(list_checkpoints(folder))
     folder = Path(folder or CHECKPOINT_DIR)
     if not files:
         raise CheckpointError(f"No checkpoint found in '{folder}'. Train one with `python train.py`.")
@@ -194,6 +198,28 @@ def default_checkpoint(folder=None):
     raise CheckpointError(f"No checkpoint in '{folder}' can be loaded: {reasons}")
 
 
+SAME_TIME_SECONDS = 60  # files written this close together came together (a clone, a copy): see below
+
+
+def newest_first(paths):
+    """Checkpoints, newest first. Those written within a minute of the newest (the shipped ones, as a
+    clone or an install writes them) count as equally new, and among them those with the classic
+    encoding come last: the shipped rhythm model is the default, not the classic one. (A damaged one
+    keeps its place, so that it is tried, passed over and reported.)"""
+    def preferred(path):
+        try:
+            return probe(path).get("encoding_kind") != "classic"
+        except CheckpointError:
+            return True
+
+    paths = sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True)
+    if not paths:
+        return paths
+    newest = paths[0].stat().st_mtime
+    together = [p for p in paths if p.stat().st_mtime >= newest - SAME_TIME_SECONDS]
+    return sorted(together, key=lambda p: not preferred(p)) + paths[len(together):]
+
+
 def newest_checkpoint(folder=None):
     """Path of the default checkpoint (see :func:`default_checkpoint`); each checkpoint passed over
     is reported as a warning on the ``melody`` logger."""
@@ -210,7 +236,7 @@ def load_model(path=None):
     ----------
     path : str or os.PathLike, optional
         A checkpoint file. ``None`` loads the default: the newest finished, loadable checkpoint in
-        ``checkpoints/`` (see :func:`default_checkpoint`), which is the shipped ``pokemon.pt`` until
+        ``checkpoints/`` (see :func:`default_checkpoint`), which is the shipped ``rhythm.pt`` until
         you train your own.
 
     Returns
@@ -229,6 +255,59 @@ def load_model(path=None):
     model.info = {k: v for k, v in payload.items() if k not in ("model_state", "model_config", "encoding_config")}
     model.path = path
     return model
+
+
+@dataclass
+class TrainingState:
+    """The resumable state of a training run (``<checkpoint folder>/.resume/<name>``): its settings,
+    where it writes and from what data, and its progress. One owner of the file's format: the
+    trainer writes it with :meth:`save`, ``--resume`` reads it with :func:`read_training_state`."""
+
+    model_config: dict
+    encoding_config: dict
+    train_config: dict
+    checkpoint: str  # as given when the run started (relative to ``cwd``)
+    sources: list  # the --data of the run ("folk" or folders, relative to ``cwd``)
+    command: str
+    cwd: str
+    originality: dict
+    model_state: dict
+    optimizer_state: dict
+    scheduler_state: dict
+    generator_state: object
+    epoch: int
+    best_val: float
+    bad_epochs: int
+    history: list
+    elapsed_seconds: float
+    saved_because: str = ""
+    finished: bool = False
+
+    def save(self, path):
+        """Write atomically, with the format's name and version."""
+        atomic_save({"format": STATE_FORMAT, "format_version": FORMAT_VERSION, "source": " + ".join(self.sources),
+                     **asdict(self)}, path)
+
+    def checkpoint_path(self):
+        """The checkpoint this run writes, as a path from the current folder."""
+        return Path(self.cwd) / self.checkpoint
+
+    def source_paths(self, folk="folk"):
+        """The run's data, folders as paths from the current folder."""
+        return [s if s == folk else str(Path(self.cwd) / s) for s in self.sources]
+
+
+def read_training_state(path):
+    """The ``TrainingState`` in ``path``; ``CheckpointError`` for a damaged or foreign file."""
+    payload = read_file(path, STATE_FORMAT)
+    payload.setdefault("sources", [payload.get("source", "")])  # written before several sources existed
+    payload.setdefault("cwd", ".")
+    known = {f.name for f in fields(TrainingState)}
+    try:
+        return TrainingState(**{k: v for k, v in payload.items() if k in known})
+    except TypeError as exc:
+        raise CheckpointError(f"'{Path(path).name}' is not a complete training state ({exc}). "
+                              "Start a new run with `python train.py`.") from None
 
 
 def checkpoint_payload(model, encoding, **info):

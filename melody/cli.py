@@ -8,14 +8,18 @@ from pathlib import Path
 from . import __version__
 from .checkpoint import load_model
 from .corpus import encode_files, find_midi_files
-from .encoding import encode_midi, melody_from_pitches
+from .data import token_sequence
+from .encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text, timed_items
 from .errors import MelodyError
 from .evaluation import total_bits
 from .keys import key_in_c
-from .midi_io import note_span, notes_to_midi, write_midi
-from .notes import format_notes, parse_notes
+from .midi_io import melody_to_midi, step_seconds, write_midi
+from .notes import format_notes, format_timed_notes
 from .sampling import generate
+from .seeds import seed_part
 from .settings import number
+
+ENCODINGS = {"rhythm": RHYTHM, "classic": CLASSIC}
 
 
 def output_paths(out, output_dir, count):
@@ -29,44 +33,60 @@ def output_paths(out, output_dir, count):
 
 def cmd_generate(args):
     model = load_model(args.checkpoint)
+    config = model.encoding
     if args.seed_midi:
-        seed = encode_midi(args.seed_midi, model.encoding)
-        seed_pitches = list(seed.pitches[: args.seed_notes])
+        seed = seed_part(encode_midi(args.seed_midi, config), args.seed_start, args.seed_notes, config)
     else:
-        seed = melody_from_pitches(parse_notes(args.seed or ""), model.encoding)
-        seed_pitches = list(seed.pitches)
+        seed = melody_from_text(args.seed or "", config)
     count = number(args.num_outputs, "variations_cli")
-    runs = generate(model, seed_pitches, args.length, temperature=args.temperature, beta=args.beta, top_k=args.top_k,
+    runs = generate(model, seed, args.length, temperature=args.temperature, beta=args.beta, top_k=args.top_k,
                     top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory, num_variations=count)
     key_shift = seed.key_shift if args.original_key else 0
     key = seed.key if args.original_key else key_in_c(seed.key)
     tempo = number(args.tempo or (seed.tempo_bpm if args.seed_midi else None), "tempo_bpm")
     paths = output_paths(args.out, args.output_dir, count)
     paths[0].parent.mkdir(parents=True, exist_ok=True)
-    seed_end = note_span(len(seed_pitches), tempo)[0]
-    print(f"seed ({len(seed_pitches)} notes, {seed.key}): {format_notes([p - key_shift for p in seed_pitches])}")
+    origin = seed.start_step - seed.bar_position(seed.start_step)
+    seed_end = (seed.end_step - origin) * step_seconds(tempo)
+    print(f"seed ({len(seed)} notes, {seed.key}): {notes_text(seed, key_shift)}")
     for path, continuation in zip(paths, runs):
-        midi = notes_to_midi(seed_pitches + continuation, tempo=tempo, program=args.program, key_shift=key_shift,
-                             key=key)
+        midi = melody_to_midi(list(seed.notes) + list(continuation.notes), tempo=tempo, program=args.program,
+                              key_shift=key_shift, key=key, start_step=origin)
         write_midi(midi, path, [(0.0, "seed"), (seed_end, "seed ends: continuation")])
-        print(f"continuation ({len(continuation)} notes): {format_notes([p - key_shift for p in continuation])}")
+        print(f"continuation ({len(continuation)} notes): {notes_text(continuation, key_shift)}")
         print(f"wrote {path} (checkpoint {model.path.name})")
 
 
+def notes_text(melody, key_shift):
+    """A melody's notes as they are typed (with lengths and rests for the rhythm encoding), moved by
+    ``-key_shift`` semitones."""
+    notes = [(o, s, p - key_shift) for o, s, p in melody.notes]
+    if not melody.rhythm:
+        return format_notes([p for *_, p in notes])
+    return format_timed_notes(timed_items(notes, melody.end_step))
+
+
+def melody_json(melody):
+    """What ``encode --json`` prints of a melody: its notes in the model's key (onset and length in
+    16ths, MIDI pitch), the key it was moved from and the bar grid."""
+    return {"notes": [list(n) for n in melody.notes], "pitches": list(melody.pitches), "key": melody.key,
+            "key_shift": melody.key_shift, "steps_per_bar": melody.steps_per_bar, "bar_offset": melody.bar_offset}
+
+
 def cmd_encode(args):
+    config = ENCODINGS[args.encoding]
     target = Path(args.path)
-    paths = find_midi_files(target) if target.is_dir() else [target]
     if target.is_dir():
-        songs, skipped = encode_files(paths, cache_dir=None, progress=False)
-        result = {s.name: list(s.melody.pitches) for s in songs}
-        errors = dict(skipped)
+        songs, skipped = encode_files(find_midi_files(target), config=config, cache_dir=None, progress=False)
+        result, errors = {s.name: s.melody for s in songs}, dict(skipped)
     else:
-        result, errors = {target.name: list(encode_midi(target).pitches)}, {}
+        result, errors = {target.name: encode_midi(target, config)}, {}
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({name: melody_json(m) for name, m in result.items()}))
     else:
-        for name, pitches in result.items():
-            print(f"{name}: {len(pitches)} notes: {format_notes(pitches)}")
+        for name, melody in result.items():
+            print(f"{name}: {len(melody)} notes in {melody.key} (moved {melody.key_shift:+d} to C): "
+                  f"{notes_text(melody, 0)}")
     for name, reason in errors.items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
 
@@ -74,12 +94,17 @@ def cmd_encode(args):
 def cmd_evaluate(args):
     model = load_model(args.checkpoint)
     songs, skipped = encode_files(find_midi_files(args.data), config=model.encoding, progress=not args.json)
-    bits, notes = total_bits(model, [s.melody.tokens for s in songs], memory=not args.no_memory)
-    result = {"bits_per_note": bits / max(notes, 1), "notes": notes, "files": len(songs)}
+    sequences = [token_sequence(s.melody, model.encoding) for s in songs]
+    bits, tokens = total_bits(model, sequences, memory=not args.no_memory)
+    steps = int(sum(s.lengths.sum() for s in sequences))
+    result = {"bits_per_note": bits / max(tokens, 1), "bits_per_step": bits / max(steps, 1), "notes": tokens,
+              "steps": steps, "files": len(songs)}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['bits_per_note']:.4f} bits/note over {notes} notes in {len(songs)} files ({model.path.name})")
+        what = "notes and rests" if model.encoding.rhythm else "notes"
+        print(f"{result['bits_per_note']:.4f} bits per note ({result['bits_per_step']:.4f} per 16th step) over "
+              f"{tokens} {what} in {len(songs)} files ({model.path.name})")
     for name, reason in skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
 
@@ -91,17 +116,19 @@ def build_parser():
 
     g = sub.add_parser("generate", help="continue a seed melody and write a MIDI file (seed, then continuation)")
     seed = g.add_mutually_exclusive_group()
-    seed.add_argument("--seed", help='notes as names or MIDI numbers, e.g. "C4 D4 E4" or "60 62 64"')
+    seed.add_argument("--seed", help='notes as names or MIDI numbers, with lengths and rests if you like: '
+                                     '"C4 D4 E4", "60 62 64", "C4/4 D4/8 E4/8 r/4 G4/2"')
     seed.add_argument("--seed-midi", type=Path, help="take the seed from a MIDI file's melody")
+    g.add_argument("--seed-start", type=int, default=0, help="first note of --seed-midi to use (default 0)")
     g.add_argument("--seed-notes", type=int, default=64, help="notes of --seed-midi to use (default 64)")
     g.add_argument("--length", type=int, default=64, help="notes to generate (default 64)")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--beta", type=float, help="the original's softmax base: sample from p**beta (it used 15)")
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)
-    g.add_argument("--memory", type=float, default=0.5,
-                   help="song memory: 1 = reuse the melody's own phrases as much as fitted, 0 = the LSTM alone "
-                        "(default 0.5)")
+    g.add_argument("--memory", type=float, default=1.0,
+                   help="song memory and bar echo: 1 = the melody's own phrases come back as the model was fitted "
+                        "to (default), 0 = the LSTM alone")
     g.add_argument("--rng-seed", type=int, help="make the result reproducible")
     g.add_argument("--tempo", type=float, help="BPM of the output (default: the seed file's, else 120)")
     g.add_argument("--program", type=int, default=0, help="General MIDI instrument 0..127 (default piano)")
@@ -117,7 +144,10 @@ def build_parser():
 
     e = sub.add_parser("encode", help="show the melody the encoder extracts from a MIDI file or folder")
     e.add_argument("path", help="a .mid file or a folder of them")
-    e.add_argument("--json", action="store_true", help='print {"file name": [pitches...]}')
+    e.add_argument("--json", action="store_true",
+                   help='print {"file name": {"notes": [[onset, length, pitch], ...], "pitches": [...], "key": ...}}')
+    e.add_argument("--encoding", choices=sorted(ENCODINGS), default="rhythm",
+                   help="rhythm (default): the melody voice with lengths and rests; classic: the write-up's")
     e.set_defaults(run=cmd_encode)
 
     v = sub.add_parser("evaluate", help="bits per note of a checkpoint on every MIDI file in a folder")

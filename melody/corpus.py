@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
-from .encoding import MAX_KEY_WEIGHT_BEATS, EncodingConfig, Melody, encode_midi, melody_from_events
+from .encoding import CLASSIC, MAX_KEY_WEIGHT_BEATS, EncodingConfig, Melody, encode_midi, melody_from_notes, meter_of
 from .errors import DataError, EncodingInterrupted, MelodyError
 from .parallel import run_jobs
 from .stopping import signal_name, sigterm_deferred
@@ -85,11 +85,11 @@ def _melody_to_json(melody):
     """A ``Melody`` as the JSON data it is cached as (the same whether just encoded or read back)."""
     entry = asdict(melody)
     entry.pop("extra")
-    return dict(entry, tokens=list(melody.tokens), pitches=list(melody.pitches))
+    return dict(entry, tokens=list(melody.tokens), notes=[list(n) for n in melody.notes])
 
 
 # The type of each of Melody's other fields (key, key_shift, tempo_bpm, counts, source), from its default.
-MELODY_FIELD_TYPES = {f.name: type(f.default) for f in fields(Melody) if f.name not in ("tokens", "pitches", "extra")}
+MELODY_FIELD_TYPES = {f.name: type(f.default) for f in fields(Melody) if f.name not in ("tokens", "notes", "extra")}
 
 
 def _int_list(values, low=None, high=None):
@@ -104,18 +104,23 @@ def _int_list(values, low=None, high=None):
 def _melody_from_json(entry, config, source):
     """The ``Melody`` that ``_melody_to_json`` stored; ValueError or TypeError when ``entry`` is not one
     (tokens outside the vocabulary would crash training later, so they are checked here)."""
-    top = config.highest_pitch - config.lowest_pitch
-    tokens = _int_list(entry["tokens"], 0, top)
-    pitches = _int_list(entry["pitches"], config.lowest_pitch, config.highest_pitch)
-    info = {k: v for k, v in entry.items() if k not in ("tokens", "pitches")}
+    tokens = _int_list(entry["tokens"], 0, config.vocab_size - 1)
+    notes = entry["notes"]
+    if not isinstance(notes, list) or not all(isinstance(n, list) and len(n) == 3 for n in notes):
+        raise ValueError("notes are not (onset, steps, pitch) lists")
+    for column, (low, high) in enumerate(((0, 2**31), (1, config.max_steps), (config.lowest_pitch,
+                                                                               config.highest_pitch))):
+        _int_list([n[column] for n in notes], low, high)
+    info = {k: v for k, v in entry.items() if k not in ("tokens", "notes")}
     for name, value in info.items():  # an unknown name raises KeyError
         expected = MELODY_FIELD_TYPES[name]
         allowed = (int, float) if expected is float else expected  # JSON may write 120.0 as 120
-        if expected in (int, float, str) and (not isinstance(value, allowed) or isinstance(value, bool)):
+        if expected in (int, float, str, bool) and (not isinstance(value, allowed) or
+                                                    isinstance(value, bool) != (expected is bool)):
             raise ValueError(f"{name} is not a {expected.__name__}")
-    if len(tokens) != len(pitches):
-        raise ValueError("tokens and pitches differ in length")
-    return Melody(tokens=tuple(tokens), pitches=tuple(pitches), **dict(info, source=source))
+    if bool(info.get("rhythm")) != config.rhythm or (not config.rhythm and len(tokens) != len(notes)):
+        raise ValueError("tokens and notes do not match the encoding")
+    return Melody(tokens=tuple(tokens), notes=tuple(tuple(n) for n in notes), **dict(info, source=source))
 
 
 # --- MIDI files: one melody each -----------------------------------------------------------------
@@ -169,7 +174,11 @@ def _tune_entry(tune, config, name):
     ends = [round(float(n.end_qn) * per_quarter) for n in tune.notes]
     pitches = [n.pitch for n in tune.notes]
     weights = [min(float(n.duration_qn), MAX_KEY_WEIGHT_BEATS) or 1e-3 for n in tune.notes]
-    melody = melody_from_events(onsets, pitches, weights, config=config, source=name)
+    bar = meter_of(*tune.meter, per_quarter) if tune.meter else 4 * per_quarter
+    pickup = round(float(tune.pickup_qn) * per_quarter)
+    melody = melody_from_notes(onsets, [max(1, e - o) for o, e in zip(onsets, ends)], pitches, config,
+                               key_weights=weights, steps_per_bar=bar, bar_offset=pickup % bar, source=name,
+                               notes_in_source=len(pitches))
     return {
         "number": tune.number,
         "melody": _melody_to_json(melody),
@@ -324,7 +333,7 @@ def _size(path):
 
 # --- Public ------------------------------------------------------------------------------------
 
-def encode_files(paths, config=EncodingConfig(), cache_dir="default", workers=None, progress=True):
+def encode_files(paths, config=CLASSIC, cache_dir="default", workers=None, progress=True):
     """Encode MIDI files on all cores, skipping unreadable ones.
 
     Parameters
@@ -366,7 +375,7 @@ def folk_corpus_files(collections=FOLK_COLLECTIONS):
     return sorted(p for c in collections for p in (root / c).rglob("*.abc"))
 
 
-def encode_folk_corpus(config=EncodingConfig(), cache_dir="default", workers=None, progress=True):
+def encode_folk_corpus(config=CLASSIC, cache_dir="default", workers=None, progress=True):
     """Encode music21's bundled folk collections (11,582 tunes in 1,129 files, 3.8 MB of ABC), one
     song per tune; returns ``(songs, skipped)`` like :func:`encode_files`.
 

@@ -12,46 +12,78 @@ DEFAULT_MAX_ORDER = 12
 
 
 class SongMemory:
-    """Continuation counts of every context of 1..``max_order`` notes seen so far in one song."""
+    """Continuation counts of every context of 1..``max_order`` tokens seen so far in one song.
 
-    def __init__(self, vocab_size, max_order=DEFAULT_MAX_ORDER):
+    ``aligned``: a context also names where in the bar the next token starts, so that what the
+    memory proposes came at the same place in an earlier bar: repeats then fall a whole number of
+    bars back, as they do in songs (with plain contexts a phrase is also "repeated" shifted by a
+    beat, which songs rarely do). Counts are kept sparse: a song of a few hundred tokens has
+    thousands of contexts, each followed by one or two different tokens.
+    """
+
+    def __init__(self, vocab_size, max_order=DEFAULT_MAX_ORDER, aligned=False):
         self.vocab_size = vocab_size
         self.max_order = max_order
+        self.aligned = aligned
         self.history = []
         self.tables = [dict() for _ in range(max_order + 1)]
 
-    def lookup(self):
-        """``(k, distribution)`` for the longest context (k notes) seen before; ``(0, None)`` if none."""
-        h = self.history
-        for k in range(min(self.max_order, len(h)), 0, -1):
-            counts = self.tables[k].get(tuple(h[-k:]))
+    def _key(self, k, position):
+        context = tuple(self.history[-k:])
+        return context + (position,) if self.aligned else context
+
+    def _longest(self, position):
+        for k in range(min(self.max_order, len(self.history)), 0, -1):
+            counts = self.tables[k].get(self._key(k, position))
             if counts is not None:
-                return k, counts / counts.sum()
+                return k, counts
         return 0, None
 
-    def add(self, token):
-        """Record that ``token`` followed the current contexts, then append it to the history."""
-        h = self.history
-        for k in range(1, min(self.max_order, len(h)) + 1):
-            key = tuple(h[-k:])
-            counts = self.tables[k].get(key)
-            if counts is None:
-                counts = self.tables[k][key] = np.zeros(self.vocab_size)
-            counts[token] += 1
-        h.append(int(token))
+    def lookup(self, position=None):
+        """``(k, distribution over the vocabulary)`` for the longest context (k tokens) seen before
+        (at the same bar position when aligned); ``(0, None)`` if none."""
+        k, counts = self._longest(position)
+        if not k:
+            return 0, None
+        distribution = np.zeros(self.vocab_size)
+        total = sum(counts.values())
+        for token, count in counts.items():
+            distribution[token] = count / total
+        return k, distribution
+
+    def probability(self, token, position=None):
+        """``(k, the memory's probability of token)`` without building the whole distribution."""
+        k, counts = self._longest(position)
+        return (k, counts.get(int(token), 0) / sum(counts.values())) if k else (0, 0.0)
+
+    def copy(self):
+        """An independent copy (for samplers that resample melodies)."""
+        other = SongMemory(self.vocab_size, self.max_order, self.aligned)
+        other.history = list(self.history)
+        other.tables = [{key: dict(counts) for key, counts in table.items()} for table in self.tables]
+        return other
+
+    def add(self, token, position=None):
+        """Record that ``token`` (starting at bar position ``position``) followed the current
+        contexts, then append it to the history."""
+        token = int(token)
+        for k in range(1, min(self.max_order, len(self.history)) + 1):
+            counts = self.tables[k].setdefault(self._key(k, position), {})
+            counts[token] = counts.get(token, 0) + 1
+        self.history.append(token)
 
 
-def memory_predictions(tokens, vocab_size, max_order=DEFAULT_MAX_ORDER):
-    """For every position of a song: the match length k (0 = none) and the memory's probability
-    of the note actually there. Returns two arrays of ``len(tokens)``."""
-    memory = SongMemory(vocab_size, max_order)
+def memory_predictions(tokens, vocab_size, max_order=DEFAULT_MAX_ORDER, positions=None):
+    """For every token of a song: the match length k (0 = none) and the memory's probability of the
+    token actually there. ``positions`` (each token's bar position) makes the memory aligned.
+    Returns two arrays of ``len(tokens)``."""
+    memory = SongMemory(vocab_size, max_order, aligned=positions is not None)
     orders = np.zeros(len(tokens), dtype=np.int64)
     probs = np.zeros(len(tokens))
     for i, token in enumerate(tokens):
-        k, distribution = memory.lookup()
-        if k:
-            orders[i], probs[i] = k, distribution[token]
-        memory.add(token)
+        position = None if positions is None else int(positions[i])
+        orders[i], probs[i] = memory.probability(token, position)
+        memory.add(token, position)
     return orders, probs
 
 

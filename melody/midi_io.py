@@ -158,50 +158,88 @@ def _rebuild(track, events):
         now = tick
 
 
+STEPS_PER_QUARTER = 4  # the 16th-note grid of melody.encoding
+
+
 def note_span(index, tempo=120.0, note_beats=0.5):
     """``(start, end)`` in seconds of note number ``index`` when every note lasts ``note_beats`` beats."""
     seconds = 60.0 / float(tempo) * note_beats
     return index * seconds, (index + 1) * seconds
 
 
-def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, velocity=96, key=None):
-    """A one-track MIDI file with every pitch lasting the same time, one after another.
+def step_seconds(tempo):
+    """Seconds of one 16th-note step at ``tempo`` quarter notes per minute."""
+    return 60.0 / float(tempo) / STEPS_PER_QUARTER
+
+
+def _checked(tempo, program):
+    if not 0 <= int(program) <= 127:
+        raise SeedError(f"Instrument program {program} is out of range: use a General MIDI program from 0 to 127.")
+    if not tempo > 0:
+        raise SeedError(f"Tempo must be above 0 BPM, got {tempo}.")
+
+
+def melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, velocity=96, key=None, start_step=None):
+    """A one-track MIDI file of notes with their own timing.
 
     Parameters
     ----------
-    pitches : list of int
-        MIDI note numbers, in order.
+    notes : list of (onset_step, duration_steps, pitch)
+        On the 16th-note grid (``Melody.notes``), MIDI pitches.
     tempo : float
         Tempo in beats (quarter notes) per minute.
     program : int
         General MIDI program, 0..127 (0 = Acoustic Grand Piano).
     key_shift : int
         The shift that brought the melody to C (``Melody.key_shift``); the notes are moved back by
-        ``-key_shift`` semitones so the output sounds in the seed's original key. 0 keeps them as they are.
-    note_beats : float
-        Length of every note in beats (0.5 = eighth notes).
+        ``-key_shift`` semitones so the output sounds in the source's key. 0 keeps them as they are.
     velocity : int
         Loudness of every note, 1..127.
     key : str, optional
         The key the notes sound in (``"D major"``, ``"F# minor"``), written as a key signature.
+    start_step : int, optional
+        The step that becomes time 0 (default the first note's onset).
 
     Returns
     -------
     pretty_midi.PrettyMIDI
     """
-    if not 0 <= int(program) <= 127:
-        raise SeedError(f"Instrument program {program} is out of range: use a General MIDI program from 0 to 127.")
-    if not tempo > 0:
-        raise SeedError(f"Tempo must be above 0 BPM, got {tempo}.")
+    _checked(tempo, program)
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
     if key:
         midi.key_signature_changes.append(pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(key), 0.0))
     instrument = pretty_midi.Instrument(program=int(program), name="melody")
-    for i, pitch in enumerate(pitches):
+    step = step_seconds(tempo)
+    origin = notes[0][0] if start_step is None and notes else (start_step or 0)
+    for onset, steps, pitch in notes:
         shifted = min(127, max(0, int(pitch) - int(key_shift)))
-        instrument.notes.append(pretty_midi.Note(velocity, shifted, *note_span(i, tempo, note_beats)))
+        instrument.notes.append(pretty_midi.Note(velocity, shifted, (onset - origin) * step,
+                                                 (onset - origin + steps) * step))
     midi.instruments.append(instrument)
     return midi
+
+
+def notes_to_midi(pitches, tempo=120.0, program=0, key_shift=0, note_beats=0.5, velocity=96, key=None):
+    """A one-track MIDI file with every pitch lasting the same time, one after another (the classic
+    encoding's way); see :func:`melody_to_midi` for notes with their own lengths.
+
+    Parameters
+    ----------
+    pitches : list of int
+        MIDI note numbers, in order.
+    note_beats : float
+        Length of every note in beats (0.5 = eighth notes).
+    tempo, program, key_shift, velocity, key
+        As for :func:`melody_to_midi`.
+
+    Returns
+    -------
+    pretty_midi.PrettyMIDI
+    """
+    _checked(tempo, program)
+    steps = note_beats * STEPS_PER_QUARTER
+    return melody_to_midi([(i * steps, steps, p) for i, p in enumerate(pitches)], tempo, program, key_shift, velocity,
+                          key, start_step=0)
 
 
 def write_midi(midi, path, markers=()):

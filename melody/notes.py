@@ -156,5 +156,7 @@ def length_text(steps):
 
 
 def format_timed_notes(items):
-    """The text of ``[(pitch or None, steps), ...]``, which :func:`parse_timed_notes` reads back."""
-    return " ".join(("r" if pitch is None else note_name(pitch)) + length_text(steps) for pitch, steps in items)
+    """The text of ``[(pitch or None, steps), ...]``, which :func:`parse_timed_notes` reads back (an
+    eighth, the default length, is written without one: ``C4``)."""
+    return " ".join(("r" if pitch is None else note_name(pitch)) + ("" if steps == DEFAULT_STEPS else length_text(steps))
+                    for pitch, steps in items)

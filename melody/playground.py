@@ -11,17 +11,18 @@ import pretty_midi
 
 from . import plots
 from .checkpoint import default_checkpoint, list_checkpoints, load_model
+from .continuation import seed_melody
+from .encoding import timed_items
 from .errors import MelodyError, SeedError
 from .keys import key_in_c
-from .midi_io import note_span, notes_to_midi, write_midi
-from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes
-from .originality import ORDER, longest_shared_run
+from .midi_io import melody_to_midi, step_seconds, write_midi
+from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, format_timed_notes
+from .originality import longest_shared_run
 from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
-from .sampling import generate
+from .sampling import continuation_of, sample_steps
 from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use them from here)
     DEFAULT_SEED_NOTES,
     MAX_SEED_NOTES,
-    Seed,
     continue_from,
     grid_pitches,
     new_session,
@@ -40,7 +41,6 @@ from .uploads import UploadReader
 MAX_LENGTH_NOTES = LIMITS["length"].high
 MAX_VARIATIONS = LIMITS["variations"].high
 MAX_AUDIO_SECONDS = 600
-NOTE_BEATS = 0.5  # every note is an eighth note
 
 
 def instrument_name(program):
@@ -50,18 +50,18 @@ def instrument_name(program):
 
 @dataclass
 class Variation:
-    pitches: list  # as played (in the seed's key when asked)
-    model_pitches: list  # in the model's key, to continue from
+    notes: list  # as played: (onset_step, duration_steps, pitch), in the seed's key when asked
+    continuation: object  # the Melody in the model's key, to continue from
     audio_path: Path
     roll_path: Path
     midi_path: Path
     histogram_path: Path
-    shared_run: tuple = (0, None)  # longest run of notes shared with a training song, and which song
+    shared_run: tuple = (0, None, None)  # longest run of notes shared with a training song, which song, window
 
 
 @dataclass
 class Result:
-    seed: Seed
+    seed: object  # the Melody continued
     settings: Settings
     variations: list = field(default_factory=list)
     summary: str = ""
@@ -158,11 +158,13 @@ class Playground:
             return self._renderers[index]
 
     def warm_up(self):
-        """Load the default model and render every pitch at the default tempo and instrument, so
-        that the first Generate is as quick as the next ones (run it in the background)."""
+        """Load the default model and render every pitch at the default tempo and instrument as eighth
+        notes (the most common length), so that the first Generate is as quick as the next ones (run
+        it in the background)."""
         model = self.model()
         pitches = range(model.encoding.lowest_pitch - 6, model.encoding.highest_pitch + 7)
-        self.renderer(0).render_audio(notes_to_midi(list(pitches), tempo=Settings.tempo_bpm, note_beats=NOTE_BEATS))
+        self.renderer(0).render_audio(melody_to_midi([(2 * i, 2, p) for i, p in enumerate(pitches)],
+                                                     tempo=Settings.tempo_bpm))
 
     def clean_old_files(self, max_age_seconds=FILE_LIFETIME_SECONDS):
         """Delete result and upload files older than ``max_age_seconds``."""
@@ -171,83 +173,87 @@ class Playground:
     def _folder(self, prefix):
         return self.storage.new_folder(prefix)
 
-    def seed_from_upload(self, path, start=None, count=None, session=None):
-        """A seed from part of an uploaded file's melody, and the whole ``Melody``; the file is read
-        outside the generation slots, once per content (see ``melody.uploads``)."""
-        melody = self.uploads.melody(path, session)
-        return seed_part(melody, start, count), melody
+    def encoding(self, checkpoint=None):
+        """The encoding of checkpoint ``checkpoint`` (or the default one): seeds are made in it."""
+        return self.model(checkpoint).encoding
+
+    def seed_from_upload(self, path, start=None, count=None, session=None, checkpoint=None):
+        """A seed from part of an uploaded file's melody, and the whole ``Melody``, in the checkpoint's
+        encoding; the file is read outside the generation slots, once per content (see ``melody.uploads``)."""
+        config = self.encoding(checkpoint)
+        melody = self.uploads.melody(path, session, config)
+        return seed_part(melody, start, count, config), melody
 
     def seed_preview(self, seed):
         """PNG of the seed's piano roll, in its own key."""
-        pitches = seed.original_pitches()
+        notes = seed.original_notes()
+        pitches = [p for _, _, p in notes]
         low = min([LOWEST_PITCH - seed.key_shift, *pitches])
         high = max([HIGHEST_PITCH - seed.key_shift, *pitches])
-        figure = plots.piano_roll_figure(pitches, [], low=low, high=high)
+        figure = plots.piano_roll_figure(notes, [], low=low, high=high, steps_per_bar=seed.steps_per_bar,
+                                         bar_offset=seed.bar_offset, origin=bar_start(seed))
         return plots.save_png(figure, self._folder("seed-") / "seed.png")
 
     def seed_audio(self, seed, tempo_bpm=None, program=None, soundfont=0):
-        """MP3 file of the seed alone, in its own key."""
+        """MP3 file of the seed alone, in its own key, with its own rhythm."""
         tempo_bpm, program = number(tempo_bpm, "tempo_bpm"), number(program, "program")
-        midi = notes_to_midi(seed.original_pitches(), tempo=tempo_bpm, program=program, note_beats=NOTE_BEATS)
+        midi = melody_to_midi(seed.original_notes(), tempo=tempo_bpm, program=program, start_step=bar_start(seed))
         renderer = self.renderer(soundfont)
         with self._slots:
             audio = renderer.render_audio(midi, max_seconds=MAX_AUDIO_SECONDS)
         return encode_audio(audio, renderer.sample_rate_hz, self._folder("seed-") / "seed.mp3")
 
     def generate(self, seed, settings=Settings(), checkpoint=None, soundfont=0):
-        """Continue ``seed``: for every variation an MP3 file, a piano-roll PNG, a MIDI file (seed
-        then continuation, with the key signature and a marker where the seed ends) and, when
-        ``settings.histogram``, a pitch-class histogram PNG; plus a one-paragraph summary. The audio
-        is mixed as the notes are generated and encoded by a second thread, beside the generation
-        and the pictures. At most ``voices`` generations run at once; more wait for a slot."""
+        """Continue ``seed`` (a ``Melody``): for every variation an MP3 file, a piano-roll PNG, a MIDI
+        file (seed then continuation, with the key signature and a marker where the seed ends) and,
+        when ``settings.histogram``, a pitch-class histogram PNG; plus a one-paragraph summary. The
+        audio is mixed as the notes are sampled (``sample_steps``) and encoded by a second thread,
+        beside the generation and the pictures. At most ``voices`` generations run at once; more
+        wait for a slot."""
         settings = settings.checked()
-        if not seed.pitches:
+        if not seed.notes:
             raise SeedError("The seed is empty: draw, type or upload a few notes first.")
         model = self.model(checkpoint)
         renderer = self.renderer(soundfont)
         with self._slots:
-            return self._generate(seed, settings, model, renderer)
+            return self._generate(seed_melody(model, seed), settings, model, renderer)
 
     def _generate(self, seed, settings, model, renderer):
         started = time.perf_counter()
         shift = seed.key_shift if settings.original_key else 0
         key = seed.key if settings.original_key else key_in_c(seed.key)
-        seed_out = [p - shift for p in seed.pitches]
+        origin, step = bar_start(seed), step_seconds(settings.tempo_bpm)
         folder = self._folder("result-")
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
         writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz) for stem in stems]
         mixes = [AudioMix(renderer, writer.write, MAX_AUDIO_SECONDS) for writer in writers]
 
-        def play(mix, index, pitch):
-            mix.add(pitch, *note_span(index, settings.tempo_bpm, NOTE_BEATS), velocity=96, program=settings.program)
+        def play(mix, note):
+            onset, steps, pitch = note
+            mix.add(pitch - shift, (onset - origin) * step, (onset - origin + steps) * step, velocity=96,
+                    program=settings.program)
 
         result = Result(seed, settings)
+        tokens, probs = [[] for _ in mixes], [[] for _ in mixes]
         try:
             for mix in mixes:
-                for index, pitch in enumerate(seed_out):
-                    play(mix, index, pitch)
-            runs, probs = generate(
-                model, list(seed.pitches), settings.length, temperature=settings.temperature, beta=settings.beta,
-                top_k=settings.top_k, top_p=settings.top_p, rng_seed=settings.rng_seed,
-                num_variations=settings.variations, return_probs=True, memory=float(settings.memory),
-                on_step=lambda step, pitches: [play(m, len(seed_out) + step, p - shift) for m, p in zip(mixes, pitches)])
+                for note in seed.notes:
+                    play(mix, note)
+            for made in sample_steps(model, seed, settings.length, temperature=settings.temperature,
+                                     beta=settings.beta, top_k=settings.top_k, top_p=settings.top_p,
+                                     rng_seed=settings.rng_seed, num_variations=settings.variations,
+                                     memory=float(settings.memory)):
+                for row, (mix, note) in enumerate(zip(mixes, made.notes)):
+                    if note is not None or not made.done[row]:
+                        tokens[row].append(int(made.tokens[row]))
+                    if note is not None:
+                        play(mix, note)
+                        probs[row].append(pitch_marginal(model.encoding, made.probs[row]))
             for mix in mixes:
                 mix.close()
-            low, high = model.encoding.lowest_pitch - shift, model.encoding.highest_pitch - shift
-            seed_end = note_span(len(seed_out), settings.tempo_bpm, NOTE_BEATS)[0]
-            for index, (continuation, stem) in enumerate(zip(runs, stems)):  # while the encoders finish
-                out = [p - shift for p in continuation]
-                midi = notes_to_midi(seed_out + out, tempo=settings.tempo_bpm, program=settings.program,
-                                     note_beats=NOTE_BEATS, key=key)
-                write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
-                variation = Variation(out, continuation, stem.with_suffix(".mp3"), stem.with_suffix(".png"),
-                                      stem.with_suffix(".mid"), None, originality_of(model, continuation))
-                shade = probs[index] if settings.show_probabilities else None
-                plots.save_piano_roll(variation.roll_path, seed_out, out, shade, low=low, high=high)
-                if settings.histogram:
-                    variation.histogram_path = stem.with_name(stem.name + "-pitch-classes.png")
-                    plots.save_png(plots.pitch_class_figure(seed_out, out), variation.histogram_path)
-                result.variations.append(variation)
+            for row, stem in enumerate(stems):  # while the encoders finish
+                continuation = continuation_of(model.encoding, seed, tokens[row])
+                result.variations.append(self._files(seed, continuation, probs[row], stem, settings, model, key))
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
                 writer.close()
@@ -255,38 +261,73 @@ class Playground:
         result.summary = summarize(result, model, renderer)
         return result
 
+    def _files(self, seed, continuation, probs, stem, settings, model, key):
+        """A variation's MIDI file, piano roll and histogram (its MP3 is being written meanwhile)."""
+        shift = seed.key_shift if settings.original_key else 0
+        origin, config = bar_start(seed), model.encoding
+        seed_out = [(o, s, p - shift) for o, s, p in seed.notes]
+        out = [(o, s, p - shift) for o, s, p in continuation.notes]
+        midi = melody_to_midi(seed_out + out, tempo=settings.tempo_bpm, program=settings.program, key=key,
+                              start_step=origin)
+        seed_end = (seed.end_step - origin) * step_seconds(settings.tempo_bpm)
+        write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
+        variation = Variation(out, continuation, stem.with_suffix(".mp3"), stem.with_suffix(".png"),
+                              stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches))
+        low, high = config.lowest_pitch - shift, config.highest_pitch - shift
+        plots.save_piano_roll(variation.roll_path, seed_out, out, probs if settings.show_probabilities else None,
+                              low=low, high=high, steps_per_bar=seed.steps_per_bar, bar_offset=seed.bar_offset,
+                              origin=origin)
+        if settings.histogram:
+            variation.histogram_path = stem.with_name(stem.name + "-pitch-classes.png")
+            plots.save_png(plots.pitch_class_figure([p for *_, p in seed_out], [p for *_, p in out]),
+                           variation.histogram_path)
+        return variation
+
     def generate_request(self, midi_file=None, seed_notes=None, seed_start=None, seed_count=None, session=None,
-                         **settings):
+                         checkpoint=None, **settings):
         """The HTTP API's ``/generate``: a seed from an uploaded file (notes ``seed_start`` ..., which
         wins over ``seed_notes``) or from note names, continued with ``settings`` given as untrusted
         values (checked here; ``tempo_bpm`` defaults to the file's own tempo). Returns the ``Result``."""
+        config = self.encoding(checkpoint)
         if midi_file:
-            seed = self.seed_from_upload(midi_file, seed_start, seed_count, session)[0]
+            seed = self.seed_from_upload(midi_file, seed_start, seed_count, session, checkpoint)[0]
         else:
-            seed = seed_from_notes(DEFAULT_SEED_NOTES if seed_notes is None else seed_notes)
+            seed = seed_from_notes(DEFAULT_SEED_NOTES if seed_notes is None else seed_notes, config=config)
         if settings.get("tempo_bpm") in (None, ""):
             tempo = LIMITS["tempo_bpm"]
             settings["tempo_bpm"] = min(max(seed.tempo_bpm, tempo.low), tempo.high)
         settings["original_key"] = flag(settings.get("original_key"), "original_key", True)
-        return self.generate(seed, Settings(**settings, histogram=False))  # the API returns no histogram
+        return self.generate(seed, Settings(**settings, histogram=False), checkpoint)  # the API returns no histogram
+
+
+def bar_start(melody):
+    """The step where the bar of the melody's first note starts: time 0 of its audio and MIDI."""
+    return melody.start_step - melody.bar_position(melody.start_step)
+
+
+def pitch_marginal(config, probs):
+    """The probability of every pitch (lengths summed, rest left out) from a token distribution."""
+    return probs.reshape(config.pitch_slots, config.length_slots).sum(-1)[: config.pitch_count]
 
 
 def originality_of(model, continuation):
-    """Longest run of the continuation shared with a training song: ``(notes, song)``; ``(None, None)``
-    for a checkpoint without an index."""
+    """Longest run of the continuation shared with a training song: ``(notes, song, the index's window
+    in notes)``; ``(None, None, None)`` for a checkpoint without an index."""
     index = model.info.get("originality")
     if not index:
-        return None, None
-    return longest_shared_run(index, [p - model.encoding.lowest_pitch for p in continuation])
+        return None, None, None
+    return (*longest_shared_run(index, list(continuation)), index["order"])
 
 
 def describe_originality(shared):
-    length, song = shared
+    """The summary's words on originality: how many notes in a row the result has in common with one
+    training song (they were copied, or happen to agree), said plainly."""
+    length, song, order = shared
     if length is None:
-        return "originality: this checkpoint has no index of its training songs"
+        return "this checkpoint has no index of its training songs, so copying is not checked"
     if not length:
-        return f"shares no run of {ORDER} or more notes with any training song"
-    return f"longest run shared with a training song: {length} notes ({song})"
+        return f"no {order} notes in a row are the same as in any training song"
+    return f"at most {length} notes in a row are the same as in a training song ({song})"
 
 
 def plural(count, noun):
@@ -300,12 +341,15 @@ def summarize(result, model, renderer):
     rule += f", song memory {float(s.memory):g}"
     cut = "".join([f", top-k {s.top_k}" if s.top_k else "", f", top-p {s.top_p:g}" if s.top_p else ""])
     key = result.seed.key if s.original_key else "C major / A minor (the model's key)"
-    lines = [f"{plural(len(result.variations), 'variation')} of {s.length} notes after a {len(result.seed.pitches)}-note seed "
+    lines = [f"{plural(len(result.variations), 'variation')} of {s.length} notes after a {len(result.seed)}-note seed "
              f"from {result.seed.source}; {rule}{cut}; random seed {s.rng_seed}; key {key}; "
              f"{s.tempo_bpm:g} BPM, {instrument_name(s.program)}; "
              f"model {model.path.name}; sound: {renderer.describe()}; {result.seconds:.2f} s."]
     for n, v in enumerate(result.variations, start=1):
-        lines.append(f"Variation {n}: {format_notes(v.pitches[:16])}{' ...' if len(v.pitches) > 16 else ''}; "
+        notes = v.notes[:16]
+        text = format_timed_notes(timed_items(notes, notes[-1][0] + notes[-1][1])) if v.continuation.rhythm and notes \
+            else format_notes([p for *_, p in notes])
+        lines.append(f"Variation {n}: {text}{' ...' if len(v.notes) > 16 else ''}; "
                      f"{describe_originality(v.shared_run)}")
     return "\n".join(lines)
 

@@ -18,66 +18,107 @@ from .notes import HIGHEST_PITCH, LOWEST_PITCH, note_name  # noqa: E402
 SEED_RGB = np.array([0.20, 0.45, 0.80])
 CONTINUATION_RGB = np.array([0.93, 0.42, 0.10])
 PROBABILITY_RGB = np.array([0.35, 0.35, 0.35])
+MAX_BAR_LABELS = 16
+PAD_STEPS = 64  # the drawn time is padded to a multiple of this, so that similar results share a layout
 
 
-def roll_image(seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH):
-    """The piano roll's pixels: one per (pitch, note), uint8 RGB ``[high - low + 1, notes]``."""
-    pitches = list(seed) + list(continuation)
-    rows, steps = high - low + 1, max(len(pitches), 1)
-    # One RGB image, one pixel per (pitch, step): far faster than a rectangle per note.
-    image = np.ones((rows, steps, 3))
+def as_notes(melody, start=0):
+    """Notes ``(onset_step, steps, pitch)`` of a melody given as notes, or as plain pitches (then one
+    eighth note each from ``start``)."""
+    melody = list(melody)
+    if melody and isinstance(melody[0], (int, np.integer)):
+        return [(start + 2 * i, 2, int(p)) for i, p in enumerate(melody)]
+    return [tuple(int(x) for x in note) for note in melody]
+
+
+def _span(seed, continuation):
+    """``(first step, last step + 1)`` of the notes of both (0, 1 when there are none)."""
+    notes = seed + continuation
+    if not notes:
+        return 0, 1
+    return min(n[0] for n in notes), max(n[0] + n[1] for n in notes)
+
+
+def roll_image(seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH, origin=None, end=None):
+    """The piano roll's pixels: one per (pitch, 16th step), uint8 RGB ``[high - low + 1, steps]``.
+
+    ``seed`` and ``continuation`` are notes ``(onset, steps, pitch)`` (or pitches, as eighths);
+    ``probs`` ``[len(continuation), high - low + 1]`` shades each continuation note's time with the
+    model's probability of every pitch there. ``origin`` is the step of the first column, ``end`` the
+    step after the last (default: after the last note).
+    """
+    seed = as_notes(seed)
+    continuation = as_notes(continuation, seed[-1][0] + seed[-1][1] if seed else 0)
+    first, last = _span(seed, continuation)
+    origin = first if origin is None else origin
+    rows, columns = high - low + 1, max((last if end is None else end) - origin, 1)
+    image = np.ones((rows, columns, 3))
     if probs is not None and len(continuation):
-        shade = np.asarray(probs, dtype=float)[: len(continuation), :rows].T
+        shade = np.asarray(probs, dtype=float)[: len(continuation), :rows]
         shade = shade / max(shade.max(), 1e-9)
-        image[:, len(seed) : len(seed) + shade.shape[1]] -= shade[..., None] ** 0.5 * (1 - PROBABILITY_RGB) * 0.8
-    for step, pitch in enumerate(pitches):
-        image[min(max(pitch, low), high) - low, step] = SEED_RGB if step < len(seed) else CONTINUATION_RGB
-    return (image * 255).astype(np.uint8)
+        for (onset, steps, _), column in zip(continuation, shade):
+            image[:, onset - origin : onset - origin + steps] -= (column[:, None, None] ** 0.5
+                                                                  * (1 - PROBABILITY_RGB) * 0.8)
+    for notes, colour in ((seed, SEED_RGB), (continuation, CONTINUATION_RGB)):
+        for onset, steps, pitch in notes:
+            image[min(max(pitch, low), high) - low, onset - origin : onset - origin + steps] = colour
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
-def piano_roll_figure(seed, continuation, probs=None, notes_per_beat=2, beats_per_bar=4,
-                      low=LOWEST_PITCH, high=HIGHEST_PITCH, title=None):
-    """Piano roll of a seed (blue) and its continuation (orange), one column per note.
+def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offset=0, low=LOWEST_PITCH,
+                      high=HIGHEST_PITCH, title=None, origin=None, end=None):
+    """Piano roll of a seed (blue) and its continuation (orange), in time: one column per 16th note.
 
     Parameters
     ----------
-    seed, continuation : list of int
-        MIDI pitches.
+    seed, continuation : list of (onset_step, duration_steps, pitch)
+        Notes on the 16th-note grid (``Melody.notes``); plain MIDI pitches are drawn as eighth notes.
     probs : array ``[len(continuation), high - low + 1]``, optional
-        The model's probability of every pitch at every generated step, shaded behind the notes.
-    notes_per_beat, beats_per_bar : int
-        For the beat grid (2 = eighth notes).
+        The model's probability of every pitch for each generated note, shaded behind it.
+    steps_per_bar, bar_offset : int
+        The bar grid (``Melody.steps_per_bar``, ``Melody.bar_offset``); beats are every 4 steps.
     low, high : int
         Pitch range shown; notes outside it are drawn at the nearest edge.
+    origin, end : int, optional
+        The first step drawn, and the step after the last (default: the notes' span).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    image = roll_image(seed, continuation, probs, low, high)
+    seed = as_notes(seed)
+    continuation = as_notes(continuation, seed[-1][0] + seed[-1][1] if seed else 0)
+    first, last = _span(seed, continuation)
+    origin = first if origin is None else origin
+    image = roll_image(seed, continuation, probs, low, high, origin, end)
     steps = image.shape[1]
-    width = min(max(6.0, steps * 0.05 + 1.5), 16.0)
+    width = min(max(6.0, steps * 0.025 + 1.5), 16.0)
     fig = Figure(figsize=(width, 4.2), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.imshow(image, origin="lower", aspect="auto", interpolation="nearest",
-              extent=(-0.5, steps - 0.5, low - 0.5, high + 0.5))
+              extent=(origin - 0.5, origin + steps - 0.5, low - 0.5, high + 0.5))
     c_rows = [p for p in range(low, high + 1) if p % 12 == 0]
     ax.set_yticks(c_rows + [p for p in range(low, high + 1) if p % 12 in (4, 7)])
     ax.set_yticklabels([note_name(p) for p in ax.get_yticks()], fontsize=7)
     # One collection per kind of line: a Line2D per beat would dominate the drawing time.
-    ax.hlines([p - 0.5 for p in c_rows], -0.5, steps - 0.5, colors="0.75", lw=0.6)
-    bar = notes_per_beat * beats_per_bar
-    beats = np.arange(0, steps + 1, notes_per_beat) - 0.5
-    is_bar = (np.arange(len(beats)) * notes_per_beat) % bar == 0
-    ax.vlines(beats[~is_bar], low - 0.5, high + 0.5, colors="0.88", lw=0.4)
-    ax.vlines(beats[is_bar], low - 0.5, high + 0.5, colors="0.55", lw=0.8)
+    ax.hlines([p - 0.5 for p in c_rows], origin - 0.5, origin + steps - 0.5, colors="0.75", lw=0.6)
+    beats = np.arange(origin + (bar_offset - origin) % 4, origin + steps + 1, 4)
+    is_bar = (beats - bar_offset) % steps_per_bar == 0
+    ax.vlines(beats[~is_bar] - 0.5, low - 0.5, high + 0.5, colors="0.88", lw=0.4)
+    ax.vlines(beats[is_bar] - 0.5, low - 0.5, high + 0.5, colors="0.55", lw=0.8)
     if seed and continuation:
-        ax.axvline(len(seed) - 0.5, color="black", lw=1.6, ls="--")
-        ax.text(len(seed) - 0.5, high + 0.7, "seed ends ", fontsize=7, va="bottom", ha="right")
-    ax.set_xlim(-0.5, steps - 0.5)
-    ax.set_xlabel(f"note (beats: {notes_per_beat} notes each)", fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
+        seed_end = continuation[0][0]
+        ax.axvline(seed_end - 0.5, color="black", lw=1.6, ls="--")
+        # Inside the roll, on the seed's side: clear of the key above it however long the seed is.
+        ax.text(seed_end - 0.5, low + 0.2, "seed ends ", fontsize=7, va="bottom", ha="right",
+                bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1))
+    ax.set_xlim(origin - 0.5, origin + steps - 0.5)
+    bar_ticks = beats[is_bar]
+    bar_ticks = bar_ticks[:: max(1, -(-len(bar_ticks) // MAX_BAR_LABELS))]  # a few numbers: ticks cost time
+    ax.set_xticks(bar_ticks - 0.5)
+    ax.set_xticklabels([str(int((b - bar_offset) // steps_per_bar) + 1) for b in bar_ticks], fontsize=7)
+    ax.set_xlabel("bar", fontsize=8)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
     # A key in words: one text instead of a legend (a legend costs a fifth of the drawing time).
@@ -94,7 +135,16 @@ _LAYOUTS = threading.local()  # per thread: figures are not shared between threa
 MAX_LAYOUTS = 4
 
 
-def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH):
+def padded_span(seed, continuation, origin=None):
+    """``(origin, end)`` steps a quick piano roll draws: the notes' span, padded to a multiple of
+    ``PAD_STEPS`` so that results of similar lengths share one layout."""
+    first, last = _span(as_notes(seed), as_notes(continuation))
+    origin = first if origin is None else origin
+    return origin, origin + -(-(last - origin) // PAD_STEPS) * PAD_STEPS
+
+
+def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH, steps_per_bar=16,
+                    bar_offset=0, origin=None):
     """Write ``piano_roll_figure(...)`` as a PNG, quickly when the layout repeats.
 
     What depends only on the layout (sizes of seed and continuation, pitch range, shading or
@@ -102,15 +152,20 @@ def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high
     restores that background and draws only the notes and the lines over them (matplotlib's
     "blitting"), a few times faster than a full drawing.
     """
-    key = (len(seed), len(continuation), low, high, probs is not None)
+    seed = as_notes(seed)
+    continuation = as_notes(continuation, seed[-1][0] + seed[-1][1] if seed else 0)
+    origin, end = padded_span(seed, continuation, origin)
+    grid = dict(steps_per_bar=steps_per_bar, bar_offset=bar_offset, low=low, high=high, origin=origin, end=end)
+    key = (continuation[0][0] if seed and continuation else None, bool(seed), bool(continuation),
+           probs is not None, tuple(grid.values()))
     layouts = getattr(_LAYOUTS, "cache", None)
     if layouts is None:
         layouts = _LAYOUTS.cache = OrderedDict()
     if key not in layouts:
-        fig = piano_roll_figure(seed, continuation, probs, low=low, high=high)
+        fig = piano_roll_figure(seed, continuation, probs, **grid)
         ax = fig.axes[0]
         picture = ax.images[0]
-        over = [a for a in ax.collections + ax.lines] + list(ax.spines.values())
+        over = [a for a in ax.collections + ax.lines + ax.texts] + list(ax.spines.values())
         for artist in [picture, *over]:  # the background: everything but what is drawn per call
             artist.set_visible(False)
         fig.canvas.draw()
@@ -123,7 +178,7 @@ def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high
     layouts.move_to_end(key)
     fig, ax, picture, background, over = layouts[key]
     fig.canvas.restore_region(background)
-    picture.set_data(roll_image(seed, continuation, probs, low, high))
+    picture.set_data(roll_image(seed, continuation, probs, low, high, origin, end))
     for artist in [picture, *over]:
         ax.draw_artist(artist)
     Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(path, format="png", compress_level=1)
@@ -131,7 +186,7 @@ def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high
 
 
 def pitch_class_figure(seed, continuation):
-    """Share of each pitch class (C .. B) in the seed and in the continuation, side by side."""
+    """Share of each pitch class (C .. B) in the seed and in the continuation (MIDI pitches), side by side."""
     fig = Figure(figsize=(6, 2.6), dpi=100)
     ax = fig.add_subplot()
     x = np.arange(12)

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from .checkpoint import FORMAT, STATE_FORMAT, read_file
+from .checkpoint import FORMAT, read_file, read_training_state
 from .corpus import default_cache_dir
 from .errors import CheckpointError
 
@@ -80,16 +80,16 @@ def latest_interrupted(fallback_folder=None):
 
 
 def finished(state):
-    """Whether the run of a loaded state file finished: its state says so, or (for a state written
+    """Whether the run of a ``TrainingState`` finished: its state says so, or (for a state written
     before that mark existed) its checkpoint does."""
-    checkpoint = Path(state.get("cwd", ".")) / state["checkpoint"]
-    return bool(state.get("finished") or checkpoint.is_file() and read_file(checkpoint, FORMAT).get("finished"))
+    checkpoint = state.checkpoint_path()
+    return bool(state.finished or checkpoint.is_file() and read_file(checkpoint, FORMAT).get("finished"))
 
 
 def _unfinished(state_file):
     try:
-        return not finished(read_file(state_file, STATE_FORMAT))
-    except (CheckpointError, KeyError, TypeError):  # damaged: resuming it will say what is wrong
+        return not finished(read_training_state(state_file))
+    except CheckpointError:  # damaged: resuming it will say what is wrong
         return True
 
 

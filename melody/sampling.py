@@ -1,17 +1,19 @@
-"""Sampling continuations from a trained model."""
+"""Sampling continuations from a trained model: the sampling rules, ``sample_steps`` (one step at a
+time, for callers that work on the notes as they come) and ``generate``."""
 import numbers
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 
+from .continuation import Continuation, seed_melody
 from .errors import SeedError
-from .memory import SongMemory, mix
-from .notes import fold_pitch
-from .stepper import stepper_for
+from .guard import guard
 
 MAX_LENGTH = 4096
 MAX_VARIATIONS = 8192
+MAX_TOKENS_PER_NOTE = 4  # with rests, a melody may take a few tokens per note; this bounds a silent one
 _THREADS = ThreadpoolController()
 
 
@@ -25,6 +27,11 @@ def sampling_distribution(logits, temperature=1.0, beta=None, top_k=None, top_p=
     probability reaches p; the rest get probability 0.
     """
     return apply_rule(_softmax(np.asarray(logits, dtype=np.float64)), temperature, beta, top_k, top_p)
+
+
+def _softmax(logits):
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    return p / p.sum(-1, keepdims=True)
 
 
 def apply_rule(probs, temperature=1.0, beta=None, top_k=None, top_p=None):
@@ -72,54 +79,78 @@ def check_settings(length, temperature, beta, top_k, top_p, num_variations, voca
         raise SeedError(f"Memory must be from 0 (LSTM alone) to 1 (as fitted), got {memory!r}.")
 
 
-def seed_tokens(seed, lowest, vocab_size):
-    """Tokens of a list of MIDI pitches, folded by octaves into the model's range."""
-    tokens = []
-    for pitch in seed:
-        if not isinstance(pitch, numbers.Integral) or not 0 <= pitch <= 127:
-            raise SeedError(f"Seed notes must be MIDI numbers from 0 to 127, got {pitch!r}.")
-        tokens.append(fold_pitch(int(pitch), lowest, lowest + vocab_size - 1) - lowest)
-    return tokens
+@dataclass
+class Step:
+    """One step of sampling: what every melody of the batch got.
+
+    Attributes
+    ----------
+    index : int
+        The step's number, from 0.
+    tokens : numpy.ndarray
+        The token each melody got.
+    notes : list
+        Each melody's new note ``(onset_step, duration_steps, pitch)`` (in the model's key), or None
+        for a rest (or for a melody that already has all its notes).
+    probs : numpy.ndarray
+        The model's own distribution at this step (before the guard and the sampling rule), ``[melodies, vocab]``.
+    done : numpy.ndarray of bool
+        Which melodies have all their notes after this step.
+    """
+
+    index: int
+    tokens: np.ndarray
+    notes: list
+    probs: np.ndarray
+    done: np.ndarray
 
 
-def _softmax(logits):
-    p = np.exp(logits - logits.max(-1, keepdims=True))
-    return p / p.sum(-1, keepdims=True)
-
-
-def _with_memory(probs, memories, weights):
-    """The LSTM's probabilities mixed with each variation's song memory (in place)."""
-    for row, memory in enumerate(memories):
-        k, remembered = memory.lookup()
-        if k:
-            probs[row] = mix(probs[row], remembered, k, weights)
-    return probs
+def _choose(probs, rng):
+    """One token per row of ``probs``, drawn from it."""
+    chosen = (probs.cumsum(-1) < rng.random((len(probs), 1))).sum(-1)
+    return np.minimum(chosen, probs.shape[-1] - 1)
 
 
 @torch.no_grad()
-def generate(
-    model,
-    seed,
-    length,
-    temperature=1.0,
-    beta=None,
-    top_k=None,
-    top_p=None,
-    rng_seed=None,
-    num_variations=1,
-    return_probs=False,
-    memory=0.5,
-    on_step=None,
-):
+def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
+                 num_variations=1, memory=1.0, repetition_guard=True):
+    """Continue a seed one step at a time: a generator of :class:`Step`, until every variation has
+    ``length`` notes (rests do not count). ``generate`` collects it into melodies; the playground
+    renders each step's notes while the next ones are sampled. See :func:`generate` for the
+    parameters."""
+    check_settings(length, temperature, beta, top_k, top_p, num_variations, model.config.vocab_size, memory)
+    seed = seed_melody(model, seed)
+    rng = np.random.default_rng(rng_seed)
+    state = Continuation(model, seed, num_variations, memory)
+    made = np.zeros(num_variations, dtype=np.int64)
+    longest = MAX_TOKENS_PER_NOTE * length + 16  # a melody that rests for ever still ends
+    with _THREADS.limit(limits=1, user_api="blas"):  # one-row products: threads only add overhead
+        for index in range(longest if length else 0):
+            probs = state.distribution()
+            guarded = guard(probs, state.recent_pitches(), state.pitch_of_token) if repetition_guard else probs
+            chosen = _choose(apply_rule(guarded, temperature, beta, top_k, top_p), rng)
+            notes = state.advance(chosen)
+            notes = [None if made[r] >= length else note for r, note in enumerate(notes)]
+            made += [note is not None for note in notes]
+            yield Step(index, chosen, notes, probs, made >= length)
+            if (made >= length).all():
+                return
+
+
+def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
+             num_variations=1, return_probs=False, memory=1.0, repetition_guard=True):
     """Continue a seed melody.
 
     Parameters
     ----------
     model : MelodyLSTM
-    seed : list of int
-        MIDI pitches of the seed (may be empty); pitches outside the model's range are folded by octaves.
+        A loaded model (``load_model``), with its ``.encoding``.
+    seed : Melody or list of int
+        A ``Melody`` (``encode_midi(path, model.encoding)``, ``melody_from_text(...)``), or MIDI pitches
+        in the model's key (C major / A minor; folded into range by octaves), one eighth note each.
+        May be empty: the first note then comes from the training data's frequencies.
     length : int
-        Notes to generate for each variation.
+        Notes to generate for each variation (rests do not count).
     temperature, beta, top_k, top_p
         The sampling rule, see :func:`sampling_distribution`.
     rng_seed : int, optional
@@ -127,63 +158,44 @@ def generate(
     num_variations : int
         Independent continuations, generated as one batch.
     return_probs : bool
-        Also return the model's own distribution (before the sampling rule) at every generated
-        step, as a float array ``[num_variations, length, vocab]``.
+        Also return the model's own distribution (before the guard and the rule) at every step, as
+        ``[num_variations, steps, vocab]``: a variation's first ``len(result.tokens)`` steps are its own.
     memory : float
-        How much the song memory (what followed the same notes earlier in this melody, see
-        ``melody.memory``) counts: 1 = as fitted on validation songs (the model's own
-        probabilities), 0 = the LSTM alone. The default, 0.5, keeps a melody's motifs coming back
-        without looping them verbatim (see bench/RESULTS.md).
-    on_step : callable, optional
-        Called as ``on_step(step, pitches)`` with each step's new MIDI pitch of every variation,
-        so that a caller can start on the notes (render audio, say) while later ones are made.
+        How much the song memory and the bar echo (what followed the same notes earlier in this
+        melody, what came a whole number of bars before: ``melody.memory``, ``melody.echo``) count:
+        1 = as fitted on validation songs (the model's own probabilities; the default: its phrases
+        come back as often as in real songs' continuations, the repetition guard keeping it out of
+        loops), 0 = the LSTM alone.
+    repetition_guard : bool
+        Keep melodies out of short loops (see ``melody.guard``); on by default.
 
     Returns
     -------
-    list of list of int
-        One list of MIDI pitches per variation (and the probabilities, if asked).
+    list of Melody
+        One continuation per variation: its notes go on from the seed's end on the same time axis
+        (``seed.then(result, model.encoding)`` joins them), in the model's key, with the seed's key,
+        key shift, tempo and bar grid. With ``return_probs``, ``(melodies, probs)``.
     """
-    vocab = model.config.vocab_size
-    lowest = model.encoding.lowest_pitch if hasattr(model, "encoding") else 54
-    check_settings(length, temperature, beta, top_k, top_p, num_variations, vocab, memory)
-    tokens = seed_tokens(seed, lowest, vocab)
-    rng = np.random.default_rng(rng_seed)
-    weights = (model.memory_weights.cpu().double() * float(memory)).numpy()
-    memories = []
-    if weights.any():
-        for _ in range(num_variations):
-            memories.append(SongMemory(vocab, model.config.memory_order))
-            for token in tokens:
-                memories[-1].add(token)
-    model.eval()
-    device = next(model.parameters()).device
-    layers, hidden = model.config.num_layers, model.config.hidden_size
-    if tokens:  # the seed in one teacher-forced pass, then the fast stepper
-        logits, (h, c) = model(torch.tensor([tokens], device=device))
-        logits = np.repeat(logits[:, -1].cpu().numpy().astype(np.float64), num_variations, axis=0)
-        h, c = h.expand(-1, num_variations, -1), c.expand(-1, num_variations, -1)
-    else:
-        logits = np.repeat(model.start_log_probs.cpu().numpy()[None].astype(np.float64), num_variations, axis=0)
-        h = c = torch.zeros(layers, num_variations, hidden)
-    run = stepper_for(model).start(h, c)
-    out = np.zeros((num_variations, length), dtype=np.int64)
-    probs_out = np.zeros((num_variations, length, vocab)) if return_probs else None
-    with _THREADS.limit(limits=1, user_api="blas"):  # one-row products: threads only add overhead
-        for step in range(length):
-            probs = _softmax(logits)
-            if memories:
-                probs = _with_memory(probs, memories, weights)
-            if return_probs:
-                probs_out[:, step] = probs
-            rule = apply_rule(probs, temperature, beta, top_k, top_p)
-            chosen = (rule.cumsum(-1) < rng.random((num_variations, 1))).sum(-1)
-            chosen = np.minimum(chosen, vocab - 1)
-            out[:, step] = chosen
-            for remembered, token in zip(memories, chosen.tolist()):
-                remembered.add(token)
-            if on_step is not None:
-                on_step(step, (chosen + lowest).tolist())
-            if step + 1 < length:
-                logits = run.step(chosen).astype(np.float64)
-    continuations = (out + lowest).tolist()
-    return (continuations, probs_out) if return_probs else continuations
+    seed = seed_melody(model, seed)
+    tokens = [[] for _ in range(num_variations)]
+    probs = []
+    for step in sample_steps(model, seed, length, temperature, beta, top_k, top_p, rng_seed, num_variations,
+                             memory, repetition_guard):
+        for row in range(num_variations):
+            if step.notes[row] is not None or not step.done[row]:
+                tokens[row].append(int(step.tokens[row]))
+        if return_probs:
+            probs.append(step.probs)
+    results = [continuation_of(model.encoding, seed, t) for t in tokens]
+    if return_probs:
+        stacked = np.stack(probs, axis=1) if probs else np.zeros((num_variations, 0, model.config.vocab_size))
+        return results, stacked
+    return results
+
+
+def continuation_of(config, seed, tokens):
+    """The ``Melody`` of ``tokens`` played after ``seed`` (its key, tempo and bar grid)."""
+    start = seed.end_step if seed.notes else 0
+    notes, end = config.notes_of(tokens, start)
+    return replace(seed, notes=tuple(notes), tokens=tuple(tokens), end_step=end, source="a continuation",
+                   rhythm=config.rhythm)

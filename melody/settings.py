@@ -37,7 +37,7 @@ LIMITS = {
     "beta": Limit("Beta (the softmax base)", 0.5, 30.0, None, 0.5),
     "top_k": Limit("top-k", 0, 1024, None, integer=True),  # 0 or None: off
     "top_p": Limit("top-p", 0.05, 1.0, None, 0.05),  # 1 or None: off
-    "memory": Limit("Song memory", 0.0, 1.0, 0.5, 0.05),
+    "memory": Limit("Song memory", 0.0, 1.0, 1.0, 0.05),
     "rng_seed": Limit("Random seed", 0, 2**63 - 1, None, integer=True),  # None: a new one each time
     "tempo_bpm": Limit("Tempo (BPM)", 30, 300, 120.0),
     "program": Limit("Instrument (General MIDI program)", 0, 127, 0, integer=True),

@@ -37,14 +37,28 @@ class LstmStepper:
             embedded = model.embedding.weight.detach().cpu().double().numpy()
         self.token_gates = ((embedded @ weights("weight_ih", 0).T + weights("bias_ih", 0) + weights("bias_hh", 0))
                             * scale).astype(np.float32)
+        # The bar position's embedding enters the first layer the same way, without the biases.
+        self.position_gates = None
+        if model.config.position_inputs:
+            placed = model.position_embedding.weight.detach().cpu().double().numpy()
+            self.position_gates = ((placed @ weights("weight_ih", 0).T) * scale).astype(np.float32)
         self.recurrent = [np.ascontiguousarray((weights("weight_hh", 0).T * scale).astype(np.float32))]
         self.biases = [None]
         for layer in range(1, model.config.num_layers):
             stacked = np.vstack([weights("weight_ih", layer).T, weights("weight_hh", layer).T]) * scale
             self.recurrent.append(np.ascontiguousarray(stacked.astype(np.float32)))
             self.biases.append(((weights("bias_ih", layer) + weights("bias_hh", layer)) * scale).astype(np.float32))
-        self.head = np.ascontiguousarray(model.head.weight.detach().cpu().numpy().T.astype(np.float32))
-        self.head_bias = model.head.bias.detach().cpu().numpy().astype(np.float32)
+        self.factored = model.config.length_slots > 1
+
+        def linear(layer):
+            return (np.ascontiguousarray(layer.weight.detach().cpu().numpy().T.astype(np.float32)),
+                    layer.bias.detach().cpu().numpy().astype(np.float32))
+
+        if self.factored:
+            self.pitch_head, self.length_head = linear(model.pitch_head), linear(model.length_head)
+            self.length_given_pitch = model.length_given_pitch.detach().cpu().numpy().astype(np.float32)
+        else:
+            self.head, self.head_bias = linear(model.head)
         self.hidden = hidden
 
     def start(self, h, c):
@@ -67,8 +81,15 @@ class StepperRun:
         self.gates = np.empty((batch, 4 * n), np.float32)
         self.scratch = np.empty((batch, n), np.float32)
 
-    def step(self, tokens):
-        """Advance every melody of the batch by one token (an int array); returns the logits ``[batch, vocab]``."""
+    def step(self, tokens, positions=None):
+        """Advance every melody of the batch by one token (an int array; with ``positions``, where the
+        next token starts in its bar); returns the logits ``[batch, vocab]`` (joint log-probabilities
+        for a factored read-out)."""
+        self.step_state(tokens, positions)
+        return read_out(self.weights, self.inputs[-1][:, self.weights.hidden :])
+
+    def step_state(self, tokens, positions=None):
+        """Advance the LSTM's state by one token (see :meth:`step`), without reading out."""
         w = self.weights
         n, gates, scratch = w.hidden, self.gates, self.scratch
         for layer, weights in enumerate(w.recurrent):
@@ -76,6 +97,8 @@ class StepperRun:
             if layer == 0:
                 np.matmul(state[:, n:], weights, out=gates)
                 gates += w.token_gates[tokens]
+                if w.position_gates is not None:
+                    gates += w.position_gates[positions]
             else:
                 state[:, :n] = self.inputs[layer - 1][:, n:]
                 np.matmul(state, weights, out=gates)
@@ -91,6 +114,51 @@ class StepperRun:
             c += scratch
             np.tanh(c, out=scratch)
             np.multiply(scratch, gates[:, 3 * n :], out=state[:, n:])
-        logits = self.inputs[-1][:, n:] @ w.head
+
+    def step_probs(self, tokens, positions=None):
+        """Like :meth:`step`, returning the probabilities of the next token ``[batch, vocab]`` (float64)."""
+        self.step_state(tokens, positions)
+        return read_out_probs(self.weights, self.inputs[-1][:, self.weights.hidden :])
+
+    def reorder(self, indices):
+        """Keep the melodies at ``indices`` (repeats allowed), as particle resampling needs."""
+        for layer in range(len(self.inputs)):
+            self.inputs[layer] = self.inputs[layer][indices]
+            self.c[layer] = self.c[layer][indices]
+        batch = len(indices)
+        if self.gates.shape[0] != batch:
+            self.gates = np.empty((batch, self.gates.shape[1]), np.float32)
+            self.scratch = np.empty((batch, self.scratch.shape[1]), np.float32)
+
+
+def _log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _softmax(x):
+    x = np.exp(x - x.max(-1, keepdims=True))
+    x /= x.sum(-1, keepdims=True)
+    return x
+
+
+def read_out_probs(w, hidden):
+    """The probabilities ``softmax(read_out(...))``, computed directly (a factored read-out is a product
+    of two small softmaxes: no log and exp of the 608 joint values)."""
+    if not w.factored:
+        return _softmax((hidden @ w.head + w.head_bias).astype(np.float64))
+    pitch = _softmax((hidden @ w.pitch_head[0] + w.pitch_head[1]).astype(np.float64))
+    length = _softmax(((hidden @ w.length_head[0] + w.length_head[1])[:, None, :] + w.length_given_pitch)
+                      .astype(np.float64))
+    return (pitch[:, :, None] * length).reshape(len(hidden), -1)
+
+
+def read_out(w, hidden):
+    """The logits of ``MelodyLSTM.read_out``, in numpy, from the last layer's outputs ``[batch, hidden]``."""
+    if not w.factored:
+        logits = hidden @ w.head
         logits += w.head_bias
         return logits
+    pitch = _log_softmax(hidden @ w.pitch_head[0] + w.pitch_head[1])
+    length = _log_softmax((hidden @ w.length_head[0] + w.length_head[1])[:, None, :] + w.length_given_pitch)
+    return (pitch[:, :, None] + length).reshape(len(hidden), -1)

@@ -21,7 +21,7 @@ from . import __version__
 from . import checkpoint as ckpt
 from .corpus import encode_folder, encode_folk_corpus, find_midi_files, split_songs
 from .distributed import exit_process, launch
-from .encoding import EncodingConfig
+from .encoding import BAR_POSITIONS, CLASSIC, RHYTHM, EncodingConfig
 from .errors import EncodingInterrupted, MelodyError
 from .model import ModelConfig
 from .runs import finished, latest_interrupted
@@ -29,6 +29,7 @@ from .stopping import STOP_SIGNALS, signal_name
 from .training import TrainConfig, state_path_for, train
 
 DEFAULT_DATA = Path("data/midi")
+ENCODINGS = {"rhythm": RHYTHM, "classic": CLASSIC}
 FOLK = "folk"
 MODEL_FLAGS = {"embedding_size": int, "hidden_size": int, "num_layers": int, "dropout": float}
 TRAIN_FLAGS = {"epochs": int, "minutes": float, "batch_size": int, "crop_length": int, "learning_rate": float,
@@ -39,8 +40,12 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="train.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"melody-playground {__version__}")
-    p.add_argument("--data", help=f"folder of .mid/.midi files, or '{FOLK}' for music21's folk songs "
-                                  f"(default: {DEFAULT_DATA}/ when it has MIDI files, else '{FOLK}')")
+    p.add_argument("--data", action="append",
+                   help=f"folder of .mid/.midi files, or '{FOLK}' for music21's folk songs; give it several times to "
+                        f"train on several (default: {DEFAULT_DATA}/ when it has MIDI files, else '{FOLK}')")
+    p.add_argument("--encoding", choices=sorted(ENCODINGS),
+                   help="rhythm (default): the melody voice with note lengths and rests; classic: the 2020 "
+                        "write-up's highest note of every chord, every note the same length")
     p.add_argument("--out", type=Path, help="checkpoint to write (default: checkpoints/<data>-<date-time>.pt)")
     p.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
                    help="continue an interrupted run: its checkpoint or state file, or nothing for the latest "
@@ -82,17 +87,15 @@ def resume_state_file(resume):
 
 
 def read_resume_state(state_file):
-    """The state of an interrupted run, its checkpoint and data paths made absolute (it may be resumed
-    from another folder); a finished run is refused (resuming would rewrite its checkpoint)."""
-    state = ckpt.read_file(state_file, ckpt.STATE_FORMAT)
-    start_folder = Path(state.get("cwd", "."))
-    checkpoint, source = start_folder / state["checkpoint"], state["source"]
-    source = source if source == FOLK else str(start_folder / source)
+    """The ``TrainingState`` of an interrupted run, its checkpoint and data paths made absolute (it may
+    be resumed from another folder); a finished run is refused (resuming would rewrite its checkpoint)."""
+    state = ckpt.read_training_state(state_file)
+    checkpoint, sources = state.checkpoint_path(), state.source_paths(FOLK)
     if finished(state):
         raise MelodyError(f"The run that wrote {checkpoint} has finished, and a finished checkpoint is never "
                           f"overwritten. To train it further, start a new run from its weights: "
-                          f"python train.py --init-from {checkpoint} --data {source}")
-    return dict(state, checkpoint=str(checkpoint), source=source)
+                          f"python train.py --init-from {checkpoint} " + " ".join(f"--data {s}" for s in sources))
+    return replace(state, checkpoint=str(checkpoint), sources=sources, cwd=".")
 
 
 def budget_note(train_config, args, resuming):
@@ -106,40 +109,55 @@ def budget_note(train_config, args, resuming):
 
 
 def load_songs(data, encoding, args, context):
-    """Encode the training data (main process first, so the others read the cache)."""
-    if data is None:
-        data = str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA) else FOLK
+    """Encode the training data, one source or several (main process first, so the others read the
+    cache); returns ``(sources, songs, skipped, label)``."""
+    sources = list(data) if data else [str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA)
+                                       else FOLK]
     kwargs = dict(config=encoding, cache_dir=None if args.no_cache else "default", workers=args.workers,
                   progress=not args.quiet and context.is_main)
-    songs = skipped = None
-    for turn in (0, 1):
-        if context.is_main == (turn == 0):
-            songs, skipped = encode_folk_corpus(**kwargs) if data == FOLK else encode_folder(data, **kwargs)
-        context.barrier()
-    label = "music21's bundled folk songs (Essen, O'Neill's, Ryan's Mammoth)" if data == FOLK else f"'{data}'"
-    return data, songs, skipped, label
+    songs, skipped = [], []
+    for source in sources:
+        for turn in (0, 1):
+            if context.is_main == (turn == 0):
+                found, missed = encode_folk_corpus(**kwargs) if source == FOLK else encode_folder(source, **kwargs)
+            context.barrier()
+        songs, skipped = songs + found, skipped + missed
+    label = " and ".join("music21's bundled folk songs (Essen, O'Neill's, Ryan's Mammoth)" if source == FOLK
+                         else f"'{source}'" for source in sources)
+    return sources, songs, skipped, label
+
+
+def model_config_for(encoding, **sizes):
+    """The ``ModelConfig`` of a new model for ``encoding``, with the sizes given on the command line."""
+    return ModelConfig(vocab_size=encoding.vocab_size, length_slots=encoding.length_slots,
+                       bar_positions=BAR_POSITIONS if encoding.rhythm else 0, memory_aligned=encoding.rhythm, **sizes)
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     command = "python train.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     resume_state = init_state = init_index = None
-    model_config, train_config, encoding = ModelConfig(), TrainConfig(), EncodingConfig()
+    train_config, encoding = TrainConfig(), ENCODINGS[args.encoding or "rhythm"]
+    model_config = model_config_for(encoding)
     data, out = args.data, args.out
     if args.resume:
         state_file = resume_state_file(args.resume)
         resume_state = read_resume_state(state_file)
-        model_config = ModelConfig(**resume_state["model_config"])
-        encoding = EncodingConfig(**resume_state["encoding_config"])
-        train_config = TrainConfig.from_dict(resume_state["train_config"])
-        data = data or resume_state["source"]
-        out = out or Path(resume_state["checkpoint"])
-        command = resume_state.get("command", command) + "  # resumed with: " + command
+        model_config = ModelConfig(**resume_state.model_config)
+        encoding = EncodingConfig(**resume_state.encoding_config)
+        train_config = TrainConfig.from_dict(resume_state.train_config)
+        data = data or resume_state.sources
+        out = out or Path(resume_state.checkpoint)
+        command = (resume_state.command or command) + "  # resumed with: " + command
     elif args.init_from:
         init = ckpt.read_file(args.init_from, ckpt.FORMAT)
-        model_config = ModelConfig(**init["model_config"])
         encoding = EncodingConfig(**init["encoding_config"])
+        # the network as it was; the song memory bar-aligned for rhythm (it is fitted anew at the end)
+        model_config = replace(ModelConfig(**init["model_config"]), memory_aligned=encoding.rhythm)
         init_state, init_index = init["model_state"], init.get("originality")
+    if (args.resume or args.init_from) and args.encoding and ENCODINGS[args.encoding] != encoding:
+        raise MelodyError(f"--encoding {args.encoding} differs from the encoding of the run or checkpoint it starts "
+                          f"from ({encoding.kind}): leave it out.")
     model_config = replace(model_config, **given(args, MODEL_FLAGS)) if not (args.resume or args.init_from) else model_config
     train_config = replace(train_config, **given(args, TRAIN_FLAGS))
 
@@ -154,9 +172,9 @@ def main(argv=None):
             raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
         if out is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = ckpt.CHECKPOINT_DIR / f"{Path(str(data)).name or 'model'}-{stamp}.pt"
+            out = ckpt.CHECKPOINT_DIR / f"{Path(str(data[0])).name or 'model'}-{stamp}.pt"
             out = Path(context.broadcast(str(out)))
-        resuming_out = resume_state is not None and out == Path(resume_state["checkpoint"])
+        resuming_out = resume_state is not None and out == Path(resume_state.checkpoint)
         if out.exists() and not resuming_out:
             raise MelodyError(f"{out} already exists and is kept: choose another --out, or add --resume to continue it.")
         parts = split_songs(songs)

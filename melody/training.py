@@ -12,12 +12,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
+from . import report
 from .data import CropSampler
-from .evaluation import bits_per_note, predictions
-from .memory import fit_weights
+from .evaluation import bits_per_note
 from .model import MelodyLSTM, ModelConfig
-from .ngram import InterpolatedTrigram
 from .originality import build_index, merge_indexes
+from .report import sequences
 from .runs import FINISHED, INTERRUPTED, RUNNING, record_run
 from .stopping import StopRequest
 
@@ -50,10 +50,12 @@ def state_path_for(out_path):
 
 
 def train_step(net, optimizer, crops, grad_clip):
-    """One optimiser step on a batch of crops ``[batch, length + 1]`` (next-note prediction, gradients
-    clipped to ``grad_clip``); returns the loss in nats per note."""
-    logits, _ = net(crops[:, :-1])
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), crops[:, 1:].reshape(-1))
+    """One optimiser step on a batch of crops ``[batch, length + 1]`` of tokens, or ``(tokens,
+    positions)`` of that shape (next-token prediction, gradients clipped to ``grad_clip``); returns
+    the loss in nats per token."""
+    tokens, positions = crops if isinstance(crops, tuple) else (crops, None)
+    logits, _ = net(tokens[:, :-1], None if positions is None else positions[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
@@ -64,13 +66,15 @@ def train_step(net, optimizer, crops, grad_clip):
 def training_index(songs, earlier=None):
     """The originality index of the training songs, joined with the index of the checkpoint the
     model started from (its pretraining songs), if any."""
-    index = build_index([s.melody.tokens for s in songs], [s.name for s in songs])
+    index = build_index([s.melody.pitches for s in songs], [s.name for s in songs])
     return merge_indexes(earlier, index) if earlier else index
 
 
 def data_summary(parts, source, skipped):
     """What the model was trained on, for the checkpoint (names and counts, not the notes)."""
-    summary = {"source": str(source), "skipped_files": len(skipped), "skipped": [list(s) for s in skipped[:50]]}
+    sources = [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source]
+    summary = {"source": " + ".join(sources), "sources": sources, "skipped_files": len(skipped),
+               "skipped": [list(s) for s in skipped[:50]]}
     for name, songs in parts.items():
         summary[f"{name}_files"] = len(songs)
         summary[f"{name}_notes"] = int(sum(len(s.melody) for s in songs))
@@ -85,7 +89,7 @@ class TrainingRun:
     """What one call of :func:`train` works on: the model, its optimiser, scheduler and crop sampler,
     and the run's progress (epoch, best validation score, history), restored from a resumable state."""
 
-    def __init__(self, parts, model_config, cfg, context, init_state=None, resume_state=None):
+    def __init__(self, parts, model_config, cfg, context, encoding, init_state=None, resume_state=None):
         self.cfg, self.context = cfg, context
         train_tokens = [s.melody.tokens for s in parts["train"]]
         torch.manual_seed(cfg.seed)
@@ -93,14 +97,14 @@ class TrainingRun:
         counts = np.bincount(np.concatenate(train_tokens), minlength=model_config.vocab_size)
         model.set_start_distribution(counts)
         if init_state is not None:
-            model.load_state_dict(dict(init_state, memory_weights=model.memory_weights))
+            model.load_state_dict(dict(init_state, memory_weights=model.memory_weights, echo_weights=model.echo_weights))
             model.set_start_distribution(counts)  # this data's note frequencies; the memory is refitted at the end
         self.model = model.to(context.device)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5,
                                                                     patience=max(1, cfg.patience // 3))
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + context.rank)
-        self.sampler = CropSampler(train_tokens, cfg.crop_length, self.generator)
+        self.sampler = CropSampler(sequences(parts["train"], encoding), cfg.crop_length, self.generator)
         self.batch = max(1, cfg.batch_size // context.world_size)
         notes = cfg.notes_per_epoch or self.sampler.total_notes
         self.steps_per_epoch = max(1, math.ceil(notes / (cfg.batch_size * cfg.crop_length)))
@@ -113,13 +117,13 @@ class TrainingRun:
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
     def _restore(self, state):
-        self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer_state"])
-        self.scheduler.load_state_dict(state["scheduler_state"])
-        self.generator.set_state(state["generator_state"])
-        self.epoch, self.best_val = state["epoch"], state["best_val"]
-        self.bad_epochs, self.history = state["bad_epochs"], list(state["history"])
-        self.elapsed_before = state.get("elapsed_seconds", 0.0)
+        self.model.load_state_dict(dict(state.model_state, echo_weights=self.model.echo_weights))
+        self.optimizer.load_state_dict(state.optimizer_state)
+        self.scheduler.load_state_dict(state.scheduler_state)
+        self.generator.set_state(state.generator_state)
+        self.epoch, self.best_val = state.epoch, state.best_val
+        self.bad_epochs, self.history = state.bad_epochs, list(state.history)
+        self.elapsed_before = state.elapsed_seconds
 
     def run_epoch(self, stop, clock):
         """Train on one epoch's crops. Returns ``(train bits per note, complete, stop requested, out of
@@ -127,7 +131,9 @@ class TrainingRun:
         self.net.train()
         nats, seen, stopped, out_of_time = 0.0, 0, False, False
         while seen < self.steps_per_epoch and not (stopped or out_of_time):
-            crops = self.sampler.sample(self.batch).to(self.context.device)
+            crops = self.sampler.sample(self.batch)
+            crops = tuple(c.to(self.context.device) for c in crops) if isinstance(crops, tuple) else \
+                crops.to(self.context.device)
             nats += train_step(self.net, self.optimizer, crops, self.cfg.grad_clip)
             seen += 1
             clock.step()
@@ -236,41 +242,38 @@ def train(
     encoding = encoding or EncodingConfig()
     cfg = train_config
     out_path, state_path = Path(out_path), state_path_for(out_path)
-    run = TrainingRun(parts, model_config, cfg, context, init_state, resume_state)
+    run = TrainingRun(parts, model_config, cfg, context, encoding, init_state, resume_state)
     if resume_state is not None:
         log(f"Resuming at epoch {run.epoch} (best validation so far {run.best_val:.3f} bits/note).")
-    val_tokens = [s.melody.tokens for s in parts["validation"]]
-    trigram = InterpolatedTrigram(model_config.vocab_size, [s.melody.tokens for s in parts["train"]]).fit_weights(val_tokens)
-    trigram_val = trigram.bits_per_note(val_tokens)
+    val_sequences = sequences(parts["validation"], encoding)
     info = dict(
         data=data_summary(parts, source, list(skipped)),
         train_config=asdict(cfg),
         command=command,
         processes=context.world_size,
         finished=False,
-        originality=(resume_state or {}).get("originality") or training_index(parts["train"], init_index),
+        originality=resume_state.originality if resume_state is not None else training_index(parts["train"],
+                                                                                             init_index),
     )
     # cwd: a resumed run may start elsewhere (--resume finds it wherever it is): relative paths are from here.
     settings = dict(model_config=model_config.to_dict(), encoding_config=encoding.to_dict(), train_config=asdict(cfg),
-                    checkpoint=str(out_path), source=str(source), command=command, originality=info["originality"],
-                    cwd=os.getcwd())
+                    checkpoint=str(out_path), sources=info["data"]["sources"], command=command,
+                    originality=info["originality"], cwd=os.getcwd())
 
     clock = Clock(cfg.minutes, run.steps_per_epoch, cfg.epochs, run.epoch, progress and context.is_main)
 
     def save_state(reason):
-        state = {"format": ckpt.STATE_FORMAT, "format_version": ckpt.FORMAT_VERSION, **run.state(clock.elapsed),
-                 **settings, "saved_because": reason, "finished": reason == "finished"}
-        ckpt.atomic_save(state, state_path)
+        ckpt.TrainingState(**run.state(clock.elapsed), **settings, saved_because=reason,
+                           finished=reason == "finished").save(state_path)
 
     def save_best(epoch, val_bits):
-        metrics = {"best_epoch": epoch, "val_bits_per_note": val_bits, "trigram_val_bits_per_note": trigram_val,
-                   "history": run.history}
+        metrics = {"best_epoch": epoch, "val_bits_per_note": val_bits, "history": run.history}
         ckpt.atomic_save(ckpt.checkpoint_payload(run.model, encoding, metrics=metrics, **info), out_path)
 
     if context.is_main:
         record_run(state_path, out_path, RUNNING)
     try:
-        stop_reason = _epochs(run, clock, val_tokens, context, save_state, save_best)
+        stop_reason = _epochs(run, clock, val_sequences, context, save_state, save_best)
     finally:
         clock.close()
     if stop_reason == "interrupted":
@@ -281,16 +284,15 @@ def train(
         return {"stop_reason": stop_reason, "epochs": run.epoch, "val_bits_per_note": run.best_val}
     metrics = {}
     if context.is_main:
-        metrics = finish(out_path, parts, trigram, trigram_val, run.history, stop_reason, run.epoch, context.device,
-                         encoding, info)
+        metrics = report.finish(out_path, parts, run.history, stop_reason, run.epoch, context.device, encoding, info)
         save_state("finished")
         record_run(state_path, out_path, FINISHED)
-        log(_done_message(metrics, stop_reason, run.epoch, trigram_val, out_path))
+        log(report.done_message(metrics, stop_reason, run.epoch, out_path))
     context.barrier()
     return metrics
 
 
-def _epochs(run, clock, val_tokens, context, save_state, save_best):
+def _epochs(run, clock, val_sequences, context, save_state, save_best):
     """Train epoch after epoch until a limit; returns the reason the run stopped."""
     cfg = run.cfg
     with StopRequest() as stop:
@@ -298,7 +300,7 @@ def _epochs(run, clock, val_tokens, context, save_state, save_best):
             train_bits, complete, stopped, out_of_time = run.run_epoch(stop, clock)
             if stopped and not complete:
                 return "interrupted"  # a partial epoch is not scored; the saved state keeps its steps
-            val_bits = context.broadcast(bits_per_note(run.model, val_tokens, device=context.device)
+            val_bits = context.broadcast(bits_per_note(run.model, val_sequences, device=context.device)
                                          if context.is_main else None)
             improved = run.end_epoch(train_bits, val_bits)
             clock.refresh()
@@ -323,44 +325,3 @@ def _interrupted_message(epochs, out_path, state_path):
                 f"in {state_path}; continue with: python train.py --resume {state_path}")
     return (f"Stopped on request after {epochs} epochs. The best model so far is in {out_path}; "
             f"continue with: python train.py --resume {out_path}")
-
-
-def _done_message(metrics, stop_reason, epochs, trigram_val, out_path):
-    test = (f"; unseen test songs {metrics['test_bits_per_note']:.3f} with the song memory, "
-            f"{metrics['test_bits_per_note_lstm']:.3f} LSTM alone, trigram {metrics['trigram_test_bits_per_note']:.3f}"
-            if "test_bits_per_note" in metrics else "")
-    return (f"Done ({stop_reason}, {epochs} epochs): validation {metrics['val_bits_per_note']:.3f} bits/note "
-            f"(trigram {trigram_val:.3f}){test}; written to {out_path}")
-
-
-def fit_memory(model, found):
-    """Fit the song memory's weights (EM) on the ``Predictions`` of held-out songs and store them in
-    the model; returns them as the model stores them."""
-    weights = fit_weights(found.lstm, found.remembered, found.orders, model.config.memory_order)
-    model.memory_weights.copy_(torch.tensor(weights))
-    return model.memory_weights.cpu().numpy()
-
-
-def finish(out_path, parts, trigram, trigram_val, history, stop_reason, epochs, device, encoding, info):
-    """Score the best model on the test songs and rewrite its checkpoint with the final figures."""
-    if not out_path.exists():
-        raise RuntimeError(f"Training produced no usable model (validation never improved); nothing written to {out_path}.")
-    payload = ckpt.read_file(out_path, ckpt.FORMAT)
-    model = ckpt.build_model(payload, out_path.name).to(device)
-    val_tokens = [s.melody.tokens for s in parts["validation"]]
-    test_tokens = [s.melody.tokens for s in parts["test"]]
-    metrics = dict(payload["metrics"], history=history, stop_reason=stop_reason, epochs=epochs)
-    val = predictions(model, val_tokens, device=device)
-    weights = fit_memory(model, val)
-    metrics["memory_weights"] = [float(w) for w in weights]
-    metrics["val_bits_per_note_with_memory"] = val.bits_per_note(weights)
-    metrics["val_ratio_to_trigram"] = metrics["val_bits_per_note"] / trigram_val
-    if test_tokens:
-        trigram_test = metrics["trigram_test_bits_per_note"] = trigram.bits_per_note(test_tokens)
-        test = predictions(model, test_tokens, device=device)
-        metrics["test_bits_per_note"] = test.bits_per_note(weights)
-        metrics["test_bits_per_note_lstm"] = test.bits_per_note()
-        metrics["test_ratio_to_trigram"] = metrics["test_bits_per_note"] / trigram_test
-        metrics["test_ratio_to_trigram_lstm"] = metrics["test_bits_per_note_lstm"] / trigram_test
-    ckpt.atomic_save(ckpt.checkpoint_payload(model, encoding, metrics=metrics, **dict(info, finished=True)), out_path)
-    return metrics

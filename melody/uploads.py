@@ -12,6 +12,7 @@ from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .encoding import CLASSIC
 from .errors import MidiError, SeedError
 from .seeds import read_upload
 
@@ -31,7 +32,7 @@ class UploadReader:
     cached : int
         Results kept, by content (a ``Melody`` is a few kB).
     read : callable
-        ``read(path) -> Melody``; the sandboxed reader by default.
+        ``read(path, config) -> Melody``; the sandboxed reader by default.
     """
 
     def __init__(self, workers=2, per_session=2, cached=256, read=read_upload):
@@ -41,10 +42,10 @@ class UploadReader:
         self._in_flight = Counter()  # session -> reads of new content not finished
         self._lock = threading.Lock()
 
-    def melody(self, path, session=None):
-        """The ``Melody`` of the MIDI file at ``path``; raises what reading it raised (``MidiError``),
-        or ``SeedError`` when ``session`` already has ``per_session`` reads in flight."""
-        digest = _digest(path)
+    def melody(self, path, session=None, config=CLASSIC):
+        """The ``Melody`` of the MIDI file at ``path`` in ``config``'s encoding; raises what reading it
+        raised (``MidiError``), or ``SeedError`` when ``session`` already has ``per_session`` reads in flight."""
+        digest = (_digest(path), config)
         with self._lock:
             future = self._results.get(digest)
             if future is not None:
@@ -54,7 +55,7 @@ class UploadReader:
                     raise SeedError(f"{self._in_flight[session]} of your files are still being read: wait until "
                                     "they are done, then try again.")
                 self._in_flight[session] += 1
-                future = self._pool.submit(self._read, path)
+                future = self._pool.submit(self._read, path, config)
                 future.add_done_callback(lambda _: self._finished(session))
                 self._results[digest] = future
                 self._forget_oldest()

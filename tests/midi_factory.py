@@ -16,6 +16,11 @@ def pitches_in(path):
     return [n.pitch for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
 
 
+def timed_notes_in(path):
+    """``(start_seconds, end_seconds, pitch)`` of a MIDI file's first instrument, in order."""
+    return [(n.start, n.end, n.pitch) for n in pretty_midi.PrettyMIDI(str(path)).instruments[0].notes]
+
+
 def write_notes(path, notes, program=0, is_drum=False, tempo=120.0, extra_tracks=()):
     """Write ``notes`` = [(pitch, start_beat, length_beats), ...] as one track at a fixed tempo.
 

@@ -4,7 +4,7 @@ import pytest
 import soundfile
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from midi_factory import POKEMON_DIR, pitches_in, write_notes
+from midi_factory import POKEMON_DIR, pitches_in, timed_notes_in, write_notes
 
 import melody
 
@@ -30,13 +30,16 @@ def test_generate_from_an_uploaded_midi(client, song):
     audio, image, midi_path, summary = client.predict(midi_file=handle_file(str(song)), seed_notes="C4 D4 E4",
                                                       temperature=1.0, length=48, rng_seed=1, tempo_bpm=120,
                                                       api_name="/generate")
-    expected = melody.encode_midi(song)
-    seed = [p - expected.key_shift for p in expected.pitches[:64]]  # the file wins over the notes
-    notes = pitches_in(midi_path)
-    assert notes[:64] == seed and len(notes) == 64 + 48
+    expected = melody.encode_midi(song, melody.load_model().encoding)  # as the default checkpoint reads it
+    seed = expected.original_pitches()[:64]  # the file wins over the notes
+    played = timed_notes_in(midi_path)
+    assert [p for *_, p in played[:64]] == seed and len(played) == 64 + 48
+    step = 60 / 120 / 4
+    first = expected.notes[0][0] - expected.bar_position(expected.notes[0][0])  # audio starts at the first bar
+    assert np.allclose([s for s, _, _ in played[:64]], [(o - first) * step for o, _, _ in expected.notes[:64]])
     samples, rate = soundfile.read(audio)
     seconds = len(samples) / rate
-    assert abs(seconds - ((64 + 48) * 0.25 + 1.0)) < 0.15  # eighth notes at 120 BPM, the release, MP3 padding
+    assert abs(seconds - (played[-1][1] + 1.0)) < 0.15  # the last note's end at 120 BPM, the release, MP3 padding
     assert np.sqrt(np.mean(samples**2)) > 1e-3
     with open(image, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"

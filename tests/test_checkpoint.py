@@ -155,3 +155,19 @@ def test_no_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="train.py"):
         load_model()
+
+
+def test_of_checkpoints_written_together_the_rhythm_one_wins_but_a_newer_one_beats_it(tmp_path, monkeypatch):
+    from melody.encoding import RHYTHM
+    from melody.train_command import model_config_for
+
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
+    rhythm = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=16, num_layers=1))
+    ckpt.atomic_save(ckpt.checkpoint_payload(rhythm, RHYTHM), tmp_path / "z-rhythm.pt")
+    save_small(tmp_path / "a-classic.pt", hidden=20)
+    then = time.time() - 200
+    os.utime(tmp_path / "z-rhythm.pt", (then, then))  # as a clone writes them, a moment apart
+    os.utime(tmp_path / "a-classic.pt", (then + 0.5, then + 0.5))
+    assert ckpt.default_checkpoint()[0].name == "z-rhythm.pt"
+    save_small(tmp_path / "mine.pt", hidden=24)  # trained later: the newest wins
+    assert ckpt.default_checkpoint()[0].name == "mine.pt"

@@ -1,3 +1,4 @@
+import math
 import json
 import os
 import subprocess
@@ -86,9 +87,12 @@ def test_encode_prints_json_of_each_file(tmp_path):
     write_melody(tmp_path / "b.mid", C_MAJOR_SCALE)
     result = run("encode", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"a.mid": [60, 62, 64], "b.mid": C_MAJOR_SCALE}
-    single = run("encode", str(tmp_path / "b.mid"), "--json")
-    assert json.loads(single.stdout) == {"b.mid": C_MAJOR_SCALE}
+    found = json.loads(result.stdout)
+    assert found["a.mid"]["pitches"] == [60, 62, 64] and found["b.mid"]["pitches"] == C_MAJOR_SCALE
+    assert found["a.mid"]["notes"] == [[0, 2, 60], [2, 2, 62], [4, 2, 64]]  # eighth notes, in 16ths
+    assert found["a.mid"]["key"] == "D major" and found["a.mid"]["key_shift"] == -2
+    single = run("encode", str(tmp_path / "b.mid"), "--json", "--encoding", "classic")
+    assert json.loads(single.stdout)["b.mid"]["pitches"] == C_MAJOR_SCALE
 
 
 def test_evaluate_prints_bits_per_note(small_checkpoint, tmp_path):
@@ -97,8 +101,9 @@ def test_evaluate_prints_bits_per_note(small_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["files"] == len(paths)
-    assert figures["notes"] == sum(len(pitches_in(p)) for p in paths)
-    assert 0 < figures["bits_per_note"] < 5.2
+    assert figures["notes"] == sum(len(pitches_in(p)) for p in paths)  # eighth notes without rests: one token each
+    assert 0 < figures["bits_per_note"] < math.log2(38 * 16)  # below an untrained model's
+    assert figures["bits_per_step"] == pytest.approx(figures["bits_per_note"] / 2)  # each note 2 sixteenths
 
 
 @pytest.mark.parametrize(

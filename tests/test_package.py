@@ -35,7 +35,7 @@ def test_the_wheel_holds_the_package_its_weights_and_commands(wheel):
         info = next(n for n in names if n.endswith(".dist-info/METADATA"))
         metadata = archive.read(info).decode()
         scripts = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
-    assert "melody/shipped/pokemon.pt" in names and "melody/web/grid.js" in names
+    assert {"melody/shipped/rhythm.pt", "melody/shipped/classic.pt"} <= names and "melody/web/grid.js" in names
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     assert f"Version: {melody.__version__}" in metadata and "Requires-Python: >=3.11" in metadata
     assert "License-Expression: MIT" in metadata and "Provides-Extra: train" in metadata
@@ -54,7 +54,7 @@ def test_the_installed_package_finds_its_shipped_checkpoint_outside_the_reposito
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [melody.__version__, str(site / "melody" / "shipped" / "pokemon.pt")]
+    assert out.stdout.split() == [melody.__version__, str(site / "melody" / "shipped" / "rhythm.pt")]
     version = subprocess.run([str(site / "bin" / "melody"), "--version"], cwd=tmp_path, env=env, capture_output=True,
                              text=True, timeout=120)
     assert version.stdout.strip() == f"melody {melody.__version__}"

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 import soundfile
-from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody
+from melody.encoding import RHYTHM
+from midi_factory import C_MAJOR_SCALE, pitches_in, timed_notes_in, write_melody
 
 from melody import SeedError
 from melody import playground as pg
@@ -13,6 +14,13 @@ def test_seed_from_typed_notes_keeps_its_key():
     assert seed.key == "D major" and seed.key_shift == -2
     assert list(seed.pitches) == C_MAJOR_SCALE
     assert seed.original_pitches() == [p + 2 for p in C_MAJOR_SCALE]
+
+
+def test_typed_lengths_and_rests_are_kept_by_the_rhythm_encoding():
+    seed = pg.seed_from_notes("C4/4 D4/8 r/8 E4/2", config=RHYTHM)
+    assert seed.original_notes() == [(0, 4, 60), (4, 2, 62), (8, 8, 64)] and seed.end_step == 16
+    classic = pg.seed_from_notes("C4/4 D4/8 r/8 E4/2")
+    assert classic.original_notes() == [(0, 2, 60), (2, 2, 62), (4, 2, 64)]  # the write-up's: all eighths
 
 
 def test_seed_from_grid_skips_empty_steps_and_junk():
@@ -42,7 +50,7 @@ def test_empty_or_bad_typed_seed_says_what_to_do():
 def test_undo_walks_back_through_seeds_and_live_edits_do_not_pile_up():
     first = pg.seed_from_notes("C4 D4")
     session = pg.new_session(first)
-    upload = pg.Seed((60, 62, 64), source="song.mid")
+    upload = pg.seed_from_pitches([60, 62, 64], source="song.mid")
     session = pg.with_seed(session, upload)
     for text in ("C4", "C4 E4", "C4 E4 G4"):  # typing, live
         session = pg.with_seed(session, pg.seed_from_notes(text), live=True)
@@ -56,9 +64,13 @@ def test_undo_walks_back_through_seeds_and_live_edits_do_not_pile_up():
 
 
 def test_continue_appends_the_result_to_the_seed():
-    seed = pg.Seed((60, 62), key_shift=-2, key="D major")
-    longer = pg.continue_from(seed, [64, 65])
-    assert list(longer.pitches) == [60, 62, 64, 65] and longer.key_shift == -2
+    from melody.sampling import continuation_of
+
+    seed = pg.seed_from_notes("D4/4 E4/8 r/8", config=RHYTHM)
+    result = continuation_of(RHYTHM, seed, [RHYTHM.token(64, 4), RHYTHM.token(65, 2)])
+    longer = pg.continue_from(seed, result, RHYTHM)
+    assert longer.notes == ((0, 4, 60), (4, 2, 62), (8, 4, 64), (12, 2, 65)) and longer.key_shift == -2
+    assert longer.end_step == 14 and len(longer.tokens) == 5  # the rest stays a token
 
 
 @pytest.mark.parametrize("settings, words", [(pg.Settings(length=0), "Length"), (pg.Settings(length=513), "Length"),
@@ -75,20 +87,22 @@ def playground(tmp_path_factory):
 
 
 def test_generate_writes_audio_roll_midi_for_every_variation(playground):
-    seed = pg.seed_from_notes("D4 E4 F#4 G4")
+    seed = pg.seed_from_notes("D4/4 E4/8 F#4/8 r/4 G4/4", config=playground.encoding())
     result = playground.generate(seed, pg.Settings(length=12, rng_seed=3, variations=2, tempo_bpm=120))
     assert len(result.variations) == 2
+    step = 60 / 120 / 4  # a 16th at 120 BPM
     for v in result.variations:
-        notes = pitches_in(v.midi_path)
-        assert notes[:4] == [62, 64, 66, 67] and notes[4:] == v.pitches and len(v.pitches) == 12
+        played = timed_notes_in(v.midi_path)
+        expected = [(o * step, (o + n) * step, p) for o, n, p in seed.original_notes() + v.notes]
+        assert np.allclose(played, expected, atol=0.01) and len(v.notes) == 12
         audio, rate = soundfile.read(v.audio_path)
         assert rate == SAMPLE_RATE_HZ
-        assert abs(len(audio) / rate - (16 * 0.25 + TAIL_SECONDS)) < 0.15  # MP3 adds up to ~0.1 s of padding
+        assert abs(len(audio) / rate - (expected[-1][1] + TAIL_SECONDS)) < 0.15  # MP3 adds up to ~0.1 s of padding
         assert np.sqrt(np.mean(audio**2)) > 1e-3
         assert v.roll_path.read_bytes()[:4] == b"\x89PNG" and v.histogram_path.read_bytes()[:4] == b"\x89PNG"
-    assert "random seed 3" in result.summary and "D major" in result.summary
+    assert "random seed 3" in result.summary and f"key {seed.key}" in result.summary
     again = playground.generate(seed, pg.Settings(length=12, rng_seed=3, variations=2))
-    assert [v.pitches for v in again.variations] == [v.pitches for v in result.variations]
+    assert [v.notes for v in again.variations] == [v.notes for v in result.variations]
 
 
 def test_model_key_output_stays_in_c(playground):
@@ -129,10 +143,12 @@ def test_a_rewritten_checkpoint_is_reloaded_and_replaces_the_old_model(tmp_path)
     assert playground.model("run.pt") is first  # unchanged file: the same model
     original = ckpt.read_file(path, ckpt.FORMAT)
     for round_number in range(1, 4):
-        state = dict(original["model_state"], **{"head.bias": original["model_state"]["head.bias"] + round_number})
+        bias = "pitch_head.bias" if "pitch_head.bias" in original["model_state"] else "head.bias"
+        state = dict(original["model_state"], **{bias: original["model_state"][bias] + round_number})
         ckpt.atomic_save(dict(original, model_state=state), path)
         os.utime(path, (0, 1_000_000 + round_number))  # a distinct mtime even on a coarse clock
         reloaded = playground.model("run.pt")
         assert reloaded is not first
-        assert float((reloaded.head.bias - first.head.bias).detach().mean()) == pytest.approx(round_number, abs=1e-4)
+        moved = reloaded.state_dict()[bias] - first.state_dict()[bias]
+        assert float(moved.mean()) == pytest.approx(round_number, abs=1e-4)
     assert len(playground._models) == 1

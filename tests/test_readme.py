@@ -61,7 +61,8 @@ def scratch(tmp_path_factory):
     write_small_corpus(tmp / "home" / "my-midis", repeats=1)
     checkpoints = tmp / "checkpoints"
     checkpoints.mkdir()
-    shutil.copy(ROOT / "checkpoints" / "pokemon.pt", checkpoints)
+    for shipped in (ROOT / "checkpoints").glob("*.pt"):
+        shutil.copy(shipped, checkpoints)
     env = dict(os.environ, HOME=str(tmp / "home"), MELODY_CACHE=str(tmp / "cache"),
                MELODY_CHECKPOINT_DIR=str(checkpoints), MELODY_TMP=str(tmp / "server"),
                GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")

@@ -106,7 +106,7 @@ def test_folders_of_servers_that_no_longer_run_are_removed(tmp_path):
 def test_each_upload_content_is_read_once_while_other_requests_wait_for_it(tmp_path):
     calls, release = [], threading.Event()
 
-    def slow_read(path):
+    def slow_read(path, config):
         calls.append(path)
         release.wait(10)
         return f"melody of {len(calls)}"
@@ -129,7 +129,7 @@ def test_each_upload_content_is_read_once_while_other_requests_wait_for_it(tmp_p
 def test_a_session_may_hold_only_so_many_reads_and_errors_are_kept(tmp_path):
     release = threading.Event()
 
-    def read(path):
+    def read(path, config):
         release.wait(10)
         raise MidiError(f"'{path.name}' is not a MIDI file")
 

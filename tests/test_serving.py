@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from midi_factory import midi_file_bytes, note_messages, pitches_in
 
-SHIPPED = ROOT / "checkpoints" / "pokemon.pt"
+SHIPPED = ROOT / "checkpoints" / "rhythm.pt"
 
 
 def slow_file(path, offset=0):
@@ -157,11 +157,11 @@ def test_uploads_fill_no_more_than_the_storage_quota(own_app, tmp_path):
 def test_a_damaged_newest_checkpoint_is_passed_over_with_a_warning(own_app, tmp_path):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    shutil.copy(SHIPPED, folder / "pokemon.pt")
+    shutil.copy(SHIPPED, folder / "rhythm.pt")
     (folder / "zz-newest.pt").write_bytes(SHIPPED.read_bytes()[:100_000])
     _, url, _ = own_app(checkpoints=folder)
     summary = Client(url, verbose=False).predict(seed_notes="C4 D4", length=8, api_name="/generate")[3]
-    assert "model pokemon.pt" in summary
+    assert "model rhythm.pt" in summary
     config = httpx.get(url + "config", timeout=30).text
     assert "zz-newest.pt was passed over" in config and "damaged" in config
 

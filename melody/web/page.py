@@ -27,15 +27,16 @@ log = logging.getLogger("melody")
 DEFAULT_PORT = 7860
 SESSION_IDLE_SECONDS = 1800  # a session's page state is dropped after half an hour without a request
 SESSION_CAPACITY = 1000
-EXAMPLES = [
-    ["C4 D4 E4 F4 G4 A4 B4 C5", "C major scale"],
-    ["A3 B3 C4 D4 E4 F4 G#4 A4", "A harmonic minor scale"],
-    ["C4 D4 E4 G4 A4 C5 A4 G4 E4 D4", "pentatonic line"],
-    ["C4 E4 G4 C5 G4 E4 F4 A4 C5 F5 C5 A4", "arpeggios"],
-    [pg.DEFAULT_SEED_NOTES, "Ode to Joy"],
-    ["C4 C4 G4 G4 A4 A4 G4 F4 F4 E4 E4 D4 D4 C4", "Twinkle, Twinkle"],
-    ["G4 A4 B4 G4 G4 A4 B4 G4 B4 C5 D5 B4 C5 D5", "Frère Jacques"],
-    ["A4 C5 D5 E5 F5 E5 D5 B4 G4 A4 B4 C5 A4 A4 G#4 A4 B4 G#4 E4", "Greensleeves"],
+EXAMPLES = [  # with lengths (/4 a quarter, /8 an eighth, a dot for dotted, r a rest); plain names are eighths
+    ["C4 D4 E4 F4 G4 A4 B4 C5/4", "C major scale"],
+    ["A3 B3 C4 D4 E4 F4 G#4 A4/4", "A harmonic minor scale"],
+    ["C4/8 D4/8 E4/4 G4/8 A4/8 C5/4 A4/8 G4/8 E4/4 D4/2", "pentatonic line"],
+    ["C4 E4 G4 C5 G4 E4 C4/4 F4 A4 C5 F5 C5 A4 F4/4", "arpeggios"],
+    ["E4/4 E4/4 F4/4 G4/4 G4/4 F4/4 E4/4 D4/4 C4/4 C4/4 D4/4 E4/4 E4/4. D4/8 D4/2", "Ode to Joy"],
+    ["C4/4 C4/4 G4/4 G4/4 A4/4 A4/4 G4/2 F4/4 F4/4 E4/4 E4/4 D4/4 D4/4 C4/2", "Twinkle, Twinkle"],
+    ["G4/4 A4/4 B4/4 G4/4 G4/4 A4/4 B4/4 G4/4 B4/4 C5/4 D5/2 B4/4 C5/4 D5/2", "Frère Jacques"],
+    ["A4/4 C5/2 D5/4 E5/4. F5/8 E5/4 D5/2 B4/4 G4/4. A4/8 B4/4 C5/2 A4/4 A4/4. G#4/8 A4/4 B4/2 G#4/4 E4/2",
+     "Greensleeves (in 3/4)"],
 ]
 
 # Gradio keeps uploads and a copy of every file an event returns in GRADIO_TEMP_DIR (read when a
@@ -123,7 +124,10 @@ def seed_panel(playground, default_seed):
                                        maximum=count.high)
                 use_part = gr.Button("Use this part as the seed")
         with gr.Tab("Type notes", id="type"):
-            notes = gr.Textbox(label="Notes", placeholder="C4 D4 E4 G4   or   60 62 64 67", elem_id="notes",
+            notes = gr.Textbox(label="Notes", placeholder="C4 D4 E4 G4   or   C4/4 D4/8 E4/8 r/4 G4/2   or   60 62 64 67",
+                               info="a name and octave (C4 = middle C), or a MIDI number; add a length: /4 quarter, "
+                                    "/8 eighth (the default), /16, /2, /1, a dot for dotted (/4.), *N for N sixteenths; "
+                                    "r is a rest", elem_id="notes",
                                max_length=pg.MAX_SEED_NOTES * 16)
             use_notes = gr.Button("Use these notes", elem_id="use-notes")
             gr.Examples([[e[0]] for e in EXAMPLES], [notes], label="Examples (click one)",
@@ -183,42 +187,53 @@ def seed_views_of(playground, state):
 
 
 @user_errors
-def grid_changed(playground, value, state):
+def grid_changed(playground, value, state, checkpoint=None):
     """The drawing grid changed: its notes become the seed (an empty grid is not an error while drawing)."""
     if not pg.grid_pitches(value):
         return state, gr.skip(), "**Seed:** the grid is empty: draw some notes."
-    return seed_views_of(playground, pg.with_seed(state, pg.seed_from_grid(value), live=True))
+    seed = pg.seed_from_grid(value, playground.encoding(checkpoint))
+    return seed_views_of(playground, pg.with_seed(state, seed, live=True))
 
 
-def wire_seed_events(playground, s, session, tempo, program, soundfont):
+def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoint):
+    """Seeds are made in the encoding of the chosen checkpoint (its extraction, lengths or not)."""
     seed_views = [session, s["seed_roll"], s["seed_text"]]
     show_seed = functools.partial(seed_views_of, playground)
-    s["grid"].change(functools.partial(grid_changed, playground), [s["grid"], session], seed_views,
+    s["grid"].change(functools.partial(grid_changed, playground), [s["grid"], session, checkpoint], seed_views,
                      trigger_mode="always_last", show_progress="hidden", api_visibility="private")
-    s["hear"].click(user_errors(lambda v, t, p, f: playground.seed_audio(pg.seed_from_grid(v), t, p, f)),
-                    [s["grid"], tempo, program, soundfont], s["seed_audio"], api_visibility="private")
 
-    def inspect_upload(path, state, start, count, request: gr.Request):
+    def hear(value, bpm, prog, font, ckpt):
+        return playground.seed_audio(pg.seed_from_grid(value, playground.encoding(ckpt)), bpm, prog, font)
+
+    s["hear"].click(user_errors(hear), [s["grid"], tempo, program, soundfont, checkpoint], s["seed_audio"],
+                    api_visibility="private")
+
+    def inspect_upload(path, state, start, count, ckpt, request: gr.Request):
         if not path:
             return state, gr.skip(), gr.skip(), ""
-        seed, melody = playground.seed_from_upload(path, start, count, session_of(request))
+        seed, melody = playground.seed_from_upload(path, start, count, session_of(request), ckpt)
         return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}."
 
-    upload_inputs = [s["upload"], session, s["seed_start"], s["seed_count"]]
+    upload_inputs = [s["upload"], session, s["seed_start"], s["seed_count"], checkpoint]
     upload_outputs = [*seed_views, s["upload_info"]]
     s["upload"].upload(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
     s["use_part"].click(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
-    typed = user_errors(lambda text, state: show_seed(pg.with_seed(state, pg.seed_from_notes(text), live=True)))
-    s["use_notes"].click(typed, [s["notes"], session], seed_views, api_visibility="private")
-    s["notes"].submit(typed, [s["notes"], session], seed_views, api_visibility="private")
 
-    def while_typing(text, state):  # follow the text as it is typed (or an example is clicked), quietly
+    def typed_seed(text, state, ckpt):
+        seed = pg.seed_from_notes(text, config=playground.encoding(ckpt))
+        return show_seed(pg.with_seed(state, seed, live=True))
+
+    typed = user_errors(typed_seed)
+    s["use_notes"].click(typed, [s["notes"], session, checkpoint], seed_views, api_visibility="private")
+    s["notes"].submit(typed, [s["notes"], session, checkpoint], seed_views, api_visibility="private")
+
+    def while_typing(text, state, ckpt):  # follow the text as it is typed (or an example is clicked), quietly
         try:
-            return show_seed(pg.with_seed(state, pg.seed_from_notes(text), live=True))
+            return typed_seed(text, state, ckpt)
         except MelodyError:
             return state, gr.skip(), gr.skip()
 
-    s["notes"].change(while_typing, [s["notes"], session], seed_views, trigger_mode="always_last",
+    s["notes"].change(while_typing, [s["notes"], session, checkpoint], seed_views, trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private")
     s["undo"].click(user_errors(lambda state: show_seed(pg.undo_seed(state))), session, seed_views,
                     api_visibility="private")
@@ -232,7 +247,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
                                program=prog, original_key=back, variations=k_variations,
                                show_probabilities=shade, memory=mem)
         result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
-        state = dict(state, results=[v.model_pitches for v in result.variations], results_seed=state["seed"])
+        state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
         updates = [state, result.settings.rng_seed, result.summary]
         for number in range(len(outputs)):
             if number < len(result.variations):
@@ -251,14 +266,14 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
                         api_visibility="private", concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS)
 
     for number, (*_parts, keep) in enumerate(outputs):
-        def keep_going(state, number=number):
+        def keep_going(state, ckpt, number=number):
             if number >= len(state.get("results", [])):
                 raise MelodyError("Generate first: there is no result to continue from yet.")
             # the seed these results continued, even if another seed was set since
-            longer = pg.continue_from(state["results_seed"], state["results"][number])
+            longer = pg.continue_from(state["results_seed"], state["results"][number], playground.encoding(ckpt))
             return show_seed(pg.with_seed(state, longer))
 
-        keep.click(user_errors(keep_going), session, seed_views, api_visibility="private")
+        keep.click(user_errors(keep_going), [session, checkpoint], seed_views, api_visibility="private")
 
 
 # Requests for generation let in at once: the generation itself takes one of the playground's
@@ -272,14 +287,14 @@ def api_panel(playground):
         inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), RawNumber(1.0),
                   RawNumber(64, precision=0), RawNumber(None, precision=0), RawNumber(None), RawNumber(None, precision=0),
                   RawNumber(None), RawNumber(None), RawNumber(0, precision=0), RawCheckbox(True),
-                  RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(0.5)]
+                  RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(1.0)]
         outputs = [gr.Audio(label="audio"), gr.Image(label="piano_roll", type="filepath", format="png"),
                    gr.File(label="midi"), gr.Textbox(label="summary")]
         button = gr.Button()
 
     def generate(midi_file=None, seed_notes=pg.DEFAULT_SEED_NOTES, temperature=1.0, length=64, rng_seed=None,
                  beta=None, top_k=None, top_p=None, tempo_bpm=None, program=0, original_key=True, seed_start=0,
-                 seed_count=64, memory=0.5, request: gr.Request = None):
+                 seed_count=64, memory=1.0, request: gr.Request = None):
         """Continue a seed: an uploaded MIDI file (notes seed_start.. of its melody) wins over seed_notes.
         Returns the audio (MP3), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
         result = playground.generate_request(
@@ -295,7 +310,7 @@ def api_panel(playground):
 
 def build(playground):
     """The page (a ``gr.Blocks``) over a ``melody.playground.Playground``."""
-    default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy")
+    default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy", playground.encoding())
     with gr.Blocks(title="Melody playground") as page:
         session = gr.State(pg.new_session(default_seed), time_to_live=SESSION_IDLE_SECONDS)
         gr.Markdown("# Melody playground\nGive the start of a tune, pick how adventurous the model may be, "
@@ -308,7 +323,7 @@ def build(playground):
                 controls = settings_panel()
         summary, outputs = results_panel()
         seed_views, show_seed = wire_seed_events(playground, seeds, session, controls["tempo"],
-                                                 controls["program"], soundfont)
+                                                 controls["program"], soundfont, checkpoint)
         wire_generation(playground, controls, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed)
 
         # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
@@ -382,10 +397,10 @@ def start(page, playground, args, expire_every_seconds=60.0):
 
 def serve(page, playground, args):
     """Launch the page and block until Ctrl-C or SIGTERM; then stop and delete this server's files."""
-    start(page, playground, args)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before the address is printed: a stop may follow at once
         signal.signal(sig, lambda *_: stop.set())
+    start(page, playground, args)
     while page.is_running and not stop.wait(0.5):
         pass
     print("Stopping: deleting this server's uploads and results.", flush=True)

@@ -1,0 +1,206 @@
+"""What a user can ask of a continuation beyond the sampling rule: pinned notes, a key and scale,
+a seamless loop back into the seed, and a cap on copying from the training songs. This module parses
+and checks them (a ``Constraints``); ``melody.constrained`` samples under them.
+
+Pitches are in the key frame of the seed given to ``generate`` (the model's key, C major / A minor,
+for a seed from ``encode_midi``); the page and the HTTP API take them in the seed's own key and move
+them (``Constraints.shifted``).
+"""
+import re
+from dataclasses import dataclass, field, replace
+
+from .errors import SeedError
+from .keys import PITCH_CLASS_NAMES
+from .notes import note_name, parse_note, parse_timed_note
+
+# Intervals above the tonic, in semitones.
+SCALES = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
+    "melodic minor": (0, 2, 3, 5, 7, 9, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+    "major pentatonic": (0, 2, 4, 7, 9),
+    "minor pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+    "major blues": (0, 2, 3, 4, 7, 9),
+    "chromatic": tuple(range(12)),
+}
+ALIASES = {"ionian": "major", "aeolian": "minor", "natural minor": "minor", "pentatonic": "major pentatonic"}
+_TONIC = re.compile(r"([A-Ga-g])([#b♯♭]?)\s+(.+)")
+MAX_PINS = 64
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A note fixed in the continuation: its pitch (MIDI), and with rhythm optionally its length (16ths)."""
+
+    pitch: int
+    steps: int = None
+
+
+def scale_pitch_classes(name, seed_pitches=()):
+    """The pitch classes (0 = C) of a scale named like ``"C major"``, ``"A minor"``, ``"D dorian"``,
+    ``"C major pentatonic"``, ``"A blues"``; ``"seed"`` is the pitch classes the seed uses.
+
+    Raises
+    ------
+    SeedError
+        For a name it does not know, saying which names it does.
+    """
+    text = " ".join(str(name).split())
+    if text.lower() == "seed":
+        classes = frozenset(int(p) % 12 for p in seed_pitches)
+        if not classes:
+            raise SeedError("The scale 'seed' takes the seed's notes, and the seed has none.")
+        return classes
+    match = _TONIC.fullmatch(text)
+    kind = ALIASES.get(match.group(3).lower(), match.group(3).lower()) if match else None
+    if not match or kind not in SCALES:
+        raise SeedError(f"'{text[:40]}' is not a scale this knows: write a tonic and a scale, such as "
+                        f"'C major', 'A minor', 'D dorian' or 'A blues' ({', '.join(sorted(SCALES))}), or 'seed'.")
+    letter, accidental = match.group(1).upper(), match.group(2).replace("♯", "#").replace("♭", "b")
+    tonic = (PITCH_CLASS_NAMES.index(letter) + {"#": 1, "b": -1, "": 0}[accidental]) % 12
+    return frozenset((tonic + step) % 12 for step in SCALES[kind])
+
+
+def parse_pins(text):
+    """Pins from text such as ``"15:C5 31:G4/4"``: the note's index in the continuation (0 is the
+    first generated note), a colon, and a note as typed (a length is optional). Returns ``{index: Pin}``."""
+    pins = {}
+    for word in str(text or "").replace(",", " ").split():
+        index, colon, note = word.partition(":")
+        if not colon or not re.fullmatch(r"[0-9]{1,5}", index, re.ASCII):
+            raise SeedError(f"'{word[:30]}' is not a pin: write the note's number in the continuation, a colon "
+                            "and the note, such as 15:C5 or 31:G4/4 (0 is the first generated note).")
+        pitch, steps = parse_timed_note(note) if "/" in note or "*" in note else (parse_note(note), None)
+        if pitch is None:
+            raise SeedError(f"'{word[:30]}': a pin is a note, not a rest.")
+        pins[int(index)] = Pin(pitch, steps)
+    return pins
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Everything asked of a continuation besides the sampling rule; see ``melody.generate``.
+
+    Attributes
+    ----------
+    pins : dict
+        ``{index of a note in the continuation: Pin}``.
+    scale : frozenset or None
+        Allowed pitch classes (0 = C); None allows all.
+    scale_strength : float
+        1 keeps to the scale strictly; below 1 out-of-scale notes keep ``1 - strength`` of their probability.
+    loop : bool
+        The continuation ends where a bar starts and leads back into the seed's first notes.
+    max_copy : int or None
+        The longest run of notes that may be the same as in one training song.
+    """
+
+    pins: dict = field(default_factory=dict)
+    scale: frozenset = None
+    scale_strength: float = 1.0
+    loop: bool = False
+    max_copy: int = None
+    scale_name: str = None
+
+    @property
+    def any(self):
+        return bool(self.pins or self.scale is not None or self.loop or self.max_copy is not None)
+
+    def shifted(self, semitones):
+        """The constraints moved by ``semitones`` (from the seed's own key into the model's)."""
+        pins = {i: replace(p, pitch=p.pitch + semitones) for i, p in self.pins.items()}
+        scale = frozenset((c + semitones) % 12 for c in self.scale) if self.scale is not None else None
+        return replace(self, pins=pins, scale=scale)
+
+    def allows(self, pitch):
+        return self.scale is None or self.scale_strength < 1 or int(pitch) % 12 in self.scale
+
+
+def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength=1.0, seed=None, model=None,
+                length=None):
+    """Check and build ``Constraints`` for a continuation of ``length`` notes of ``seed`` by ``model``.
+
+    ``pins`` is ``{index: pitch}``, ``{index: (pitch, steps)}``, ``{index: Pin}`` or text
+    (``"15:C5 31:G4/4"``); ``scale`` a name (see :func:`scale_pitch_classes`).
+
+    Raises
+    ------
+    SeedError
+        For a constraint that cannot be met, saying why: a pin past the continuation's end or outside
+        the model's range, a pinned note outside a strict scale, a copy cap shorter than the
+        checkpoint's index can tell, a loop for an empty seed.
+    """
+    config = getattr(model, "encoding", None)
+    pins = parse_pins(pins) if isinstance(pins, str) else {int(i): _pin(p) for i, p in (pins or {}).items()}
+    if len(pins) > MAX_PINS:
+        raise SeedError(f"At most {MAX_PINS} pins, got {len(pins)}.")
+    if not 0 <= float(scale_strength) <= 1:
+        raise SeedError(f"The scale's strength must be from 0 (off) to 1 (strict), got {scale_strength!r}.")
+    classes = scale_pitch_classes(scale, seed.pitches if seed is not None else ()) if scale else None
+    for index, pin in sorted(pins.items()):
+        _check_pin(index, pin, length, config, classes, scale_strength, scale)
+    if max_copy is not None:
+        max_copy = _check_copy_cap(max_copy, model)
+    if loop and seed is not None and not seed.notes:
+        raise SeedError("A loop leads back into the seed's first notes: give a seed.")
+    return Constraints(pins, classes, float(scale_strength), bool(loop), max_copy, scale)
+
+
+def _pin(value):
+    if isinstance(value, Pin):
+        return value
+    if isinstance(value, (tuple, list)):
+        return Pin(int(value[0]), None if len(value) < 2 or value[1] is None else int(value[1]))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SeedError(f"A pin is a MIDI pitch (or a pitch and a length), got {str(value)[:30]!r}.")
+    return Pin(int(value))
+
+
+def _check_pin(index, pin, length, config, classes, strength, scale):
+    where = f"Pin {index}:{note_name(pin.pitch) if 0 <= pin.pitch <= 127 else pin.pitch}"
+    if length is not None and not 0 <= index < length:
+        raise SeedError(f"{where} is past the continuation: its notes are numbered 0 to {length - 1}.")
+    if config is not None and not config.lowest_pitch <= pin.pitch <= config.highest_pitch:
+        raise SeedError(f"{where} is outside the model's range ({note_name(config.lowest_pitch)} to "
+                        f"{note_name(config.highest_pitch)} in the model's key): pin it an octave up or down.")
+    if pin.steps is not None and config is not None and not (config.rhythm and 1 <= pin.steps <= config.max_steps):
+        what = f"1 to {config.max_steps} sixteenths" if config.rhythm else "no length (the classic model's notes are all eighths)"
+        raise SeedError(f"{where} asks for a length of {pin.steps} sixteenths: this model takes {what}.")
+    if classes is not None and strength >= 1 and pin.pitch % 12 not in classes:
+        raise SeedError(f"{where} is not in {scale}: no note there could keep to the scale. Pin a note of the "
+                        "scale, or make the scale a preference (strength below 1).")
+
+
+def _check_copy_cap(max_copy, model):
+    from .settings import number
+
+    max_copy = number(max_copy, "max_copy")
+    index = (getattr(model, "info", None) or {}).get("originality")
+    if model is not None and not index:
+        raise SeedError("This checkpoint has no index of its training songs, so copying cannot be capped.")
+    if index and max_copy < index["order"]:
+        raise SeedError(f"The copy cap must be at least {index['order']} notes: the checkpoint's index of its training "
+                        f"songs holds {index['order']}-note windows (shorter runs are common to many tunes).")
+    return max_copy
+
+
+def describe(constraints):
+    """The constraints in words, for a summary (empty when there are none)."""
+    parts = []
+    if constraints.pins:
+        parts.append(f"{len(constraints.pins)} pinned note{'s' if len(constraints.pins) > 1 else ''}")
+    if constraints.scale is not None:
+        how = "strictly" if constraints.scale_strength >= 1 else f"preferred at strength {constraints.scale_strength:g}"
+        parts.append(f"scale {constraints.scale_name} ({how})")
+    if constraints.loop:
+        parts.append("looping back into the seed")
+    if constraints.max_copy is not None:
+        parts.append(f"at most {constraints.max_copy} notes in a row the same as a training song")
+    return "; ".join(parts)

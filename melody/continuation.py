@@ -1,0 +1,158 @@
+"""A batch of melodies being continued token by token: the network's state, each melody's song
+memory, and where in time (and in the bar) each one has got to.
+
+``Continuation`` is what every sampler drives: ``distribution()`` gives the model's probabilities of
+the next token for every melody of the batch, ``advance(tokens)`` plays the chosen ones, and
+``reorder(indices)`` keeps some melodies and copies others (for samplers that resample candidates).
+"""
+import numbers
+
+import numpy as np
+import torch
+
+from .data import token_sequence
+from .encoding import Melody, position_input
+from .errors import SeedError
+from .guard import recent_array
+from .echo import BarEcho, mix_into
+from .memory import SongMemory, mix
+from .stepper import stepper_for
+
+
+def seed_melody(model, seed):
+    """The seed as a ``Melody`` in the model's encoding: a ``Melody`` (re-tokenised if it was encoded
+    for another encoding), or a list of MIDI pitches taken as they are (in the model's key), folded
+    into range, one eighth note each."""
+    config = getattr(model, "encoding", None)
+    if config is None:
+        raise SeedError("This model has no encoding settings, so its tokens mean nothing yet: load it with "
+                        "melody.load_model(path), or set model.encoding to the EncodingConfig it was trained with.")
+    if isinstance(seed, Melody):
+        if seed.rhythm == config.rhythm:
+            return seed
+        notes = [(2 * i, 2, p) for i, p in enumerate(seed.pitches)] if not config.rhythm else list(seed.notes)
+        end = notes[-1][0] + notes[-1][1] if notes and not config.rhythm else seed.end_step
+        return Melody(notes=tuple(notes), tokens=config.tokens_of(notes, end), end_step=end, rhythm=config.rhythm,
+                      **{k: getattr(seed, k) for k in ("steps_per_bar", "bar_offset", "key", "key_shift", "tempo_bpm",
+                                                        "source")})
+    pitches = list(seed)
+    for pitch in pitches:
+        if not isinstance(pitch, numbers.Integral) or isinstance(pitch, bool) or not 0 <= pitch <= 127:
+            raise SeedError(f"Seed notes must be MIDI numbers from 0 to 127, got {pitch!r}.")
+    notes = tuple((2 * i, 2, config.fold(int(p))) for i, p in enumerate(pitches))
+    return Melody(notes=notes, tokens=config.tokens_of(notes), end_step=2 * len(notes), rhythm=config.rhythm,
+                  source="a list of pitches")
+
+
+class Continuation:
+    """``variations`` continuations of one seed, advanced one token at a time, all as one batch.
+
+    Parameters
+    ----------
+    model : MelodyLSTM
+        With ``.encoding``; in eval mode.
+    seed : Melody
+        See :func:`seed_melody`.
+    variations : int
+    memory : float
+        How much the song memory counts: 1 = as fitted, 0 = the LSTM alone.
+    """
+
+    @torch.no_grad()
+    def __init__(self, model, seed, variations, memory=1.0):
+        self.model, self.config, self.seed = model, model.encoding, seed
+        self.variations = variations
+        self.pitch_of_token, self.steps_of_token = self.config.token_table()
+        self.weights = (model.memory_weights.cpu().double() * float(memory)).numpy()
+        self.echo_weights = (model.echo_weights.cpu().double() * float(memory)).numpy()
+        self.memories, self.echoes = [], []
+        onsets = seed.start_step + np.r_[0, np.cumsum(self.steps_of_token[list(seed.tokens)])[:-1]] if seed.tokens \
+            else []
+        self.aligned = model.config.memory_aligned
+        if self.weights.any():
+            self.memories = [SongMemory(self.config.vocab_size, model.config.memory_order, self.aligned)]
+            for token, onset in zip(seed.tokens, onsets):
+                self.memories[0].add(token, self._bar_position(onset))
+            self.memories[1:] = [self.memories[0].copy() for _ in range(variations - 1)]
+        if self.echo_weights.any():
+            self.echoes = [BarEcho(seed.steps_per_bar, seed.bar_offset)]
+            for token, onset in zip(seed.tokens, onsets):
+                self.echoes[0].add(token, int(onset))
+            self.echoes[1:] = [self.echoes[0].copy() for _ in range(variations - 1)]
+        self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
+        self.history = [list(seed.tokens) for _ in range(variations)]
+        self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
+        self.positions = bool(model.config.position_inputs)
+        self._start_network(model, seed)
+
+    def _start_network(self, model, seed):
+        layers, hidden, device = model.config.num_layers, model.config.hidden_size, next(model.parameters()).device
+        model.eval()
+        if seed.tokens:  # the seed in one teacher-forced pass, then the numpy stepper
+            sequence = token_sequence(seed, self.config)
+            positions = torch.tensor(sequence.positions[None], device=device) if self.positions else None
+            logits, (h, c) = model(torch.tensor(sequence.tokens[None], device=device), positions)
+            first = torch.softmax(logits[:, -1].double(), -1).cpu().numpy()
+            self.probs = np.repeat(first, self.variations, axis=0)
+            h, c = h.expand(-1, self.variations, -1), c.expand(-1, self.variations, -1)
+        else:
+            first = torch.softmax(model.start_log_probs.double(), -1).cpu().numpy()
+            self.probs = np.repeat(first[None], self.variations, 0)
+            h = c = torch.zeros(layers, self.variations, hidden)
+        self.run = stepper_for(model).start(h, c)
+
+    def distribution(self):
+        """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
+        with each melody's song memory, then its bar echo."""
+        probs = self.probs.copy()
+        for row, memory in enumerate(self.memories):
+            k, remembered = memory.lookup(self._bar_position(self.now[row]))
+            if k:
+                probs[row] = mix(probs[row], remembered, k, self.weights)
+        for row, echo in enumerate(self.echoes):
+            mix_into(probs[row], echo.proposals(int(self.now[row])), self.echo_weights)
+        return probs
+
+    def advance(self, tokens):
+        """Play ``tokens`` (one per melody). Returns each melody's new note ``(onset, steps, pitch)``,
+        or None where the token was a rest."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        pitches, steps = self.pitch_of_token[tokens], self.steps_of_token[tokens]
+        notes = [None if p < 0 else (int(t), int(s), int(p)) for t, s, p in zip(self.now, steps, pitches)]
+        self.now = self.now + steps
+        for row in np.flatnonzero(pitches >= 0):
+            recent = self.recent[row]
+            recent[:-1] = recent[1:]
+            recent[-1] = pitches[row]
+        for row, (history, token) in enumerate(zip(self.history, tokens.tolist())):
+            history.append(token)
+            if self.memories:
+                self.memories[row].add(token, self._bar_position(self.now[row] - steps[row]))
+            if self.echoes:
+                self.echoes[row].add(token, int(self.now[row] - steps[row]))
+        positions = None
+        if self.positions:
+            seed = self.seed
+            positions = position_input((self.now - seed.bar_offset) % seed.steps_per_bar, seed.steps_per_bar)
+        self.probs = self.run.step_probs(tokens, positions)
+        return notes
+
+    def _bar_position(self, step):
+        """The bar position of ``step`` for an aligned memory (None for a plain one)."""
+        return int((step - self.seed.bar_offset) % self.seed.steps_per_bar) if self.aligned else None
+
+    def reorder(self, indices):
+        """Keep the melodies at ``indices`` (an int array; repeats allowed)."""
+        indices = np.asarray(indices)
+        self.run.reorder(indices)
+        self.probs, self.now, self.recent = self.probs[indices], self.now[indices], self.recent[indices]
+        self.history = [list(self.history[i]) for i in indices]
+        if self.memories:
+            self.memories = [self.memories[i].copy() for i in indices]
+        if self.echoes:
+            self.echoes = [self.echoes[i].copy() for i in indices]
+        self.variations = len(indices)
+
+    def recent_pitches(self):
+        """``[variations, guard.WINDOW]``: each melody's last pitches (rests skipped), oldest first, -1 before the start."""
+        return self.recent

@@ -1,0 +1,67 @@
+"""The repetition guard: keeps a sampled melody from getting stuck in a short loop.
+
+Sharp sampling rules (the write-up's softmax base beta = 15, low temperatures) and a strong song
+memory feed on themselves: once a melody plays C D C D, the likeliest next note is C again, forever.
+The guard looks at each melody's last notes (their pitches; rests do not count) and, when they have
+repeated a short period for as long as real songs do at most, takes the note that would go on
+repeating it out of the choice (a mere penalty is not enough: with beta = 15 any note that keeps a
+little more probability than the others still wins). Real phrase repetition is left alone: it
+repeats longer periods (a bar or a phrase, 5 notes and more) a few times, and the guard only steps in
+at the 5th copy in a row of a motif of up to 8 notes, or the 4th of a phrase of up to 16 (what the
+write-up's beta = 15 otherwise plays for ever).
+"""
+import numpy as np
+
+SHORT_PERIOD = 4  # periods of up to this many notes are a loop (a trill, a repeated note, a turn) ...
+SHORT_LOOP_NOTES = 15  # ... once they have gone on for this many notes (the 16th would make it "stuck")
+LONG_PERIOD = 16  # longer periods, up to this, are phrases, allowed a few copies in a row:
+LONG_COPIES = 4  # up to 8 notes long, 4 copies (a motif played four times is common) ...
+PHRASE_COPIES = 3  # ... longer ones 3 (a phrase, its repeat, and once more; a 4th in a row is a drone)
+PENALTY = 0.0  # the share of its probability left to the note that would go on looping
+WINDOW = LONG_PERIOD * (PHRASE_COPIES + 1)
+
+
+def looping_pitches(histories):
+    """For each melody, the pitch that would extend a loop past what the guard allows, or -1.
+
+    ``histories`` is ``[melodies, WINDOW]`` (recent pitches, oldest first, -1 where there are fewer)
+    or a list of pitch lists."""
+    recent = recent_array(histories) if not isinstance(histories, np.ndarray) else histories
+    found = np.full(len(recent), -1)
+    # A period can only be looping if the last note equals the one a period before: check those only.
+    periods = np.arange(1, LONG_PERIOD + 1)
+    possible = ((recent[:, [-1]] == recent[:, -1 - periods]) & (recent[:, [-1]] >= 0)).any(0)
+    for period in periods[possible]:
+        same = (recent[:, period:] == recent[:, :-period]) & (recent[:, :-period] >= 0)
+        backwards = same[:, ::-1]
+        run = np.where(backwards.all(1), backwards.shape[1], backwards.argmin(1))  # trailing notes that repeat
+        copies = LONG_COPIES if period <= LONG_PERIOD // 2 else PHRASE_COPIES
+        limit = SHORT_LOOP_NOTES if period <= SHORT_PERIOD else period * copies
+        hit = (found < 0) & (run + period >= limit)
+        found[hit] = recent[hit, -period]
+    return found
+
+
+def recent_array(histories):
+    """``[melodies, WINDOW]`` of the last pitches of each list, oldest first, -1 where there are fewer."""
+    out = np.full((len(histories), WINDOW), -1)
+    for row, pitches in enumerate(histories):
+        tail = list(pitches)[-WINDOW:]
+        if tail:
+            out[row, WINDOW - len(tail):] = tail
+    return out
+
+
+def guard(probs, histories, pitch_of_token, penalty=PENALTY):
+    """``probs`` ``[melodies, vocab]`` with the tokens of every looping pitch (see
+    :func:`looping_pitches`; ``histories`` as there) scaled by ``penalty`` and renormalised; a new array."""
+    looping = looping_pitches(histories)
+    if (looping < 0).all():
+        return probs
+    probs = probs.copy()
+    for row in np.flatnonzero(looping >= 0):
+        kept = probs[row].copy()
+        probs[row, pitch_of_token == looping[row]] *= penalty
+        total = probs[row].sum()
+        probs[row] = probs[row] / total if total > 0 else kept  # nothing else possible: leave it
+    return probs

@@ -1,0 +1,99 @@
+"""After training: fit the song memory's and the bar echo's weights on the validation songs, score
+the finished model on the unseen test songs against an interpolated trigram on the same encoding,
+and write the figures into the checkpoint.
+
+Figures (stored under ``metrics`` in the checkpoint; "token" is a note, or with rhythm a rest):
+bits per token and per 16th-note step, nats per token, top-1 accuracy, for the LSTM alone, with
+the song memory, and with memory and echo (the model's own prediction); and the trigram's bits.
+"""
+import math
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .data import token_sequence
+from .echo import fit_echo
+from .evaluation import predictions, top1_accuracy
+from .memory import fit_weights
+from .ngram import InterpolatedTrigram
+
+
+def sequences(songs, encoding):
+    """The ``TokenSequence`` of every song, as the model reads it."""
+    return [token_sequence(s.melody, encoding) for s in songs]
+
+
+def fit_memory_and_echo(model, found):
+    """Fit the song memory's weights, then the echo's on top of them (EM, on the ``Predictions`` of
+    held-out songs), and store both in the model. Returns ``(memory weights, echo weights)``."""
+    memory = fit_weights(found.lstm, found.remembered, found.orders, model.config.memory_order)
+    model.memory_weights.copy_(torch.tensor(memory))
+    echo = fit_echo(found.probs(memory), found.echo_categories, found.echo_hits)
+    model.echo_weights.copy_(torch.tensor(echo))
+    return np.asarray(memory), np.asarray(echo)
+
+
+def trigram_baseline(parts, vocab_size):
+    """The interpolated trigram of the training songs' tokens, its weights fitted on validation."""
+    train = [s.melody.tokens for s in parts["train"]]
+    return InterpolatedTrigram(vocab_size, train).fit_weights([s.melody.tokens for s in parts["validation"]])
+
+
+def part_figures(model, trigram, songs, encoding, memory, echo, device="cpu"):
+    """The figures of one part (``"val"`` or ``"test"`` songs) of the data; see the module."""
+    seqs = sequences(songs, encoding)
+    found = predictions(model, seqs, device=device)
+    tokens = [s.melody.tokens for s in songs]
+    steps = float(found.steps.sum())
+    trigram_bits = trigram.bits_per_note(tokens)
+    figures = {
+        "bits_per_note_lstm": found.bits_per_note(),
+        "bits_per_note_memory": found.bits_per_note(memory),
+        "bits_per_note": found.bits_per_note(memory, echo),
+        "bits_per_step": found.bits_per_step(memory, echo),
+        "nats_per_note": found.bits_per_note(memory, echo) * math.log(2),
+        "top1_accuracy": top1_accuracy(model, seqs, device=device),
+        "top1_accuracy_lstm": top1_accuracy(model, seqs, memory=False, device=device),
+        "trigram_bits_per_note": trigram_bits,
+        "trigram_bits_per_step": trigram_bits * len(found.lstm) / max(steps, 1),
+        "tokens": len(found.lstm),
+        "steps": int(steps),
+    }
+    figures["ratio_to_trigram"] = figures["bits_per_note"] / trigram_bits
+    figures["ratio_to_trigram_lstm"] = figures["bits_per_note_lstm"] / trigram_bits
+    return figures
+
+
+def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info):
+    """Fit the memory and echo of the best model, score it, and rewrite its checkpoint with the
+    figures (marked finished). Returns the metrics."""
+    if not out_path.exists():
+        raise RuntimeError(f"Training produced no usable model (validation never improved); nothing written to {out_path}.")
+    payload = ckpt.read_file(out_path, ckpt.FORMAT)
+    model = ckpt.build_model(payload, out_path.name).to(device)
+    metrics = dict(payload["metrics"], history=history, stop_reason=stop_reason, epochs=epochs)
+    memory, echo = fit_memory_and_echo(model, predictions(model, sequences(parts["validation"], encoding),
+                                                          device=device))
+    metrics["memory_weights"], metrics["echo_weights"] = [float(w) for w in memory], [float(w) for w in echo]
+    trigram = trigram_baseline(parts, model.config.vocab_size)
+    for part, key in (("validation", "val"), ("test", "test")):
+        if parts[part]:
+            for name, value in part_figures(model, trigram, parts[part], encoding, memory, echo, device).items():
+                metrics[f"{key}_{name}"] = value
+    # "val_bits_per_note" stays the LSTM's (what early stopping compared, as in earlier versions); the
+    # full model's validation figure is optimistic anyway: the weights were fitted on these songs.
+    if "val_bits_per_note_lstm" in metrics:
+        metrics["val_bits_per_note_full"] = metrics["val_bits_per_note"]
+        metrics["val_bits_per_note"] = metrics["val_bits_per_note_lstm"]
+    ckpt.atomic_save(ckpt.checkpoint_payload(model, encoding, metrics=metrics, **dict(info, finished=True)), out_path)
+    return metrics
+
+
+def done_message(metrics, stop_reason, epochs, out_path):
+    """The line that ends a training run."""
+    test = (f"; unseen test songs {metrics['test_bits_per_note']:.3f} bits/note with memory and echo, "
+            f"{metrics['test_bits_per_note_lstm']:.3f} LSTM alone, trigram {metrics['test_trigram_bits_per_note']:.3f}"
+            if "test_bits_per_note" in metrics else "")
+    return (f"Done ({stop_reason}, {epochs} epochs): validation {metrics['val_bits_per_note_lstm']:.3f} bits/note "
+            f"for the LSTM (trigram {metrics['val_trigram_bits_per_note']:.3f}){test}; written to {out_path}")
