@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import __version__
 from .checkpoint import load_model
+from .constraints import in_model_key, looped_once_more
 from .corpus import encode_files, find_midi_files
 from .data import token_sequence
 from .encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text, timed_items
@@ -39,8 +40,11 @@ def cmd_generate(args):
     else:
         seed = melody_from_text(args.seed or "", config)
     count = number(args.num_outputs, "variations_cli")
+    pins, scale = in_model_key(seed, " ".join(args.pin or []), args.scale)  # given in the seed's own key
     runs = generate(model, seed, args.length, temperature=args.temperature, beta=args.beta, top_k=args.top_k,
-                    top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory, num_variations=count)
+                    top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory, num_variations=count,
+                    pins=pins, scale=scale, scale_strength=args.scale_strength, loop=args.loop,
+                    max_copy=args.max_copy, particles=args.particles)
     key_shift = seed.key_shift if args.original_key else 0
     key = seed.key if args.original_key else key_in_c(seed.key)
     tempo = number(args.tempo or (seed.tempo_bpm if args.seed_midi else None), "tempo_bpm")
@@ -50,7 +54,8 @@ def cmd_generate(args):
     seed_end = (seed.end_step - origin) * step_seconds(tempo)
     print(f"seed ({len(seed)} notes, {seed.key}): {notes_text(seed, key_shift)}")
     for path, continuation in zip(paths, runs):
-        midi = melody_to_midi(list(seed.notes) + list(continuation.notes), tempo=tempo, program=args.program,
+        again = looped_once_more(seed, continuation) if args.loop else []
+        midi = melody_to_midi(list(seed.notes) + list(continuation.notes) + again, tempo=tempo, program=args.program,
                               key_shift=key_shift, key=key, start_step=origin)
         write_midi(midi, path, [(0.0, "seed"), (seed_end, "seed ends: continuation")])
         print(f"continuation ({len(continuation)} notes): {notes_text(continuation, key_shift)}")
@@ -139,6 +144,19 @@ def build_parser():
                    help="the MIDI file to write (default out.mid); with --num-outputs N: <stem>-1.mid ... <stem>-N.mid")
     g.add_argument("--num-outputs", type=int, default=1, metavar="N",
                    help="continuations to make, as one batch, each in its own file (default 1)")
+    steer = g.add_argument_group("steering (pitches in the seed's own key)")
+    steer.add_argument("--pin", action="append", metavar="N:NOTE",
+                       help="pin note N of the continuation (0 = the first new note): 15:C5, 31:G4/4 (a length), "
+                            "40:E4@96 (starting 96 sixteenths after the seed); repeat for more")
+    steer.add_argument("--scale", help="keep to a scale: 'C major', 'A minor', 'D dorian', 'C major pentatonic', "
+                                       "'A blues', 'key' (the seed's key) or 'seed' (the seed's own notes)")
+    steer.add_argument("--scale-strength", type=float, default=1.0,
+                       help="1 = strictly (default); lower = a preference (notes outside keep 1 - strength)")
+    steer.add_argument("--loop", action="store_true",
+                       help="end so that the seed follows without a seam; the MIDI file plays the loop twice")
+    steer.add_argument("--max-copy", type=int, metavar="K",
+                       help="at most K notes in a row (8 or more) the same as in a training song")
+    steer.add_argument("--particles", type=int, help="candidates the constrained sampler keeps (default 64)")
     g.add_argument("--output-dir", type=Path, help="folder for the output files (default: --out's folder)")
     g.set_defaults(run=cmd_generate)
 

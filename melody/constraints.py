@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .errors import SeedError
-from .keys import PITCH_CLASS_NAMES
+from .keys import PITCH_CLASS_NAMES, key_in_c
 from .notes import note_name, parse_note, parse_timed_note
 
 # Intervals above the tonic, in semitones.
@@ -35,17 +35,26 @@ _TONIC = re.compile(r"([A-Ga-g])([#b♯♭]?)\s+(.+)")
 MAX_PINS = 64
 
 
+class Scale(frozenset):
+    """Pitch classes with the name they were given by (``Scale({0, 2, 4}).name = "..."``)."""
+
+    name = "the chosen scale"
+
+
 @dataclass(frozen=True)
 class Pin:
-    """A note fixed in the continuation: its pitch (MIDI), and with rhythm optionally its length (16ths)."""
+    """A note fixed in the continuation: its pitch (MIDI), and with rhythm optionally its length and its
+    onset (in 16ths; the onset counts from the seed's end, 0 = right after it)."""
 
     pitch: int
     steps: int = None
+    onset: int = None
 
 
 def scale_pitch_classes(name, seed_pitches=()):
     """The pitch classes (0 = C) of a scale named like ``"C major"``, ``"A minor"``, ``"D dorian"``,
-    ``"C major pentatonic"``, ``"A blues"``; ``"seed"`` is the pitch classes the seed uses.
+    ``"C major pentatonic"``, ``"A blues"``; ``"seed"`` is the pitch classes the seed uses (and, in
+    :func:`constraints`, ``"key"`` is the seed's key).
 
     Raises
     ------
@@ -69,18 +78,25 @@ def scale_pitch_classes(name, seed_pitches=()):
 
 
 def parse_pins(text):
-    """Pins from text such as ``"15:C5 31:G4/4"``: the note's index in the continuation (0 is the
-    first generated note), a colon, and a note as typed (a length is optional). Returns ``{index: Pin}``."""
+    """Pins from text such as ``"15:C5 31:G4/4 40:E4/8@96"``: the note's index in the continuation (0 is
+    the first generated note), a colon, and a note as typed (a length is optional), optionally ``@`` and
+    its onset in 16ths after the seed's end. Returns ``{index: Pin}``."""
     pins = {}
     for word in str(text or "").replace(",", " ").split():
         index, colon, note = word.partition(":")
-        if not colon or not re.fullmatch(r"[0-9]{1,5}", index, re.ASCII):
+        note, at, onset = note.partition("@")
+        if not colon or not re.fullmatch(r"[0-9]{1,5}", index, re.ASCII) or (
+                at and not re.fullmatch(r"[0-9]{1,6}", onset, re.ASCII)):
             raise SeedError(f"'{word[:30]}' is not a pin: write the note's number in the continuation, a colon "
-                            "and the note, such as 15:C5 or 31:G4/4 (0 is the first generated note).")
-        pitch, steps = parse_timed_note(note) if "/" in note or "*" in note else (parse_note(note), None)
+                            "and the note, such as 15:C5 or 31:G4/4 (0 is the first generated note; add @32 to "
+                            "start it 32 sixteenths after the seed).")
+        try:
+            pitch, steps = parse_timed_note(note) if "/" in note or "*" in note else (parse_note(note), None)
+        except SeedError as error:
+            raise SeedError(f"Pin '{word[:30]}': {error}") from None
         if pitch is None:
             raise SeedError(f"'{word[:30]}': a pin is a note, not a rest.")
-        pins[int(index)] = Pin(pitch, steps)
+        pins[int(index)] = Pin(pitch, steps, int(onset) if at else None)
     return pins
 
 
@@ -128,7 +144,7 @@ def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength
     """Check and build ``Constraints`` for a continuation of ``length`` notes of ``seed`` by ``model``.
 
     ``pins`` is ``{index: pitch}``, ``{index: (pitch, steps)}``, ``{index: Pin}`` or text
-    (``"15:C5 31:G4/4"``); ``scale`` a name (see :func:`scale_pitch_classes`).
+    (``"15:C5 31:G4/4"``); ``scale`` a name (see :func:`scale_pitch_classes`) or a set of pitch classes.
 
     Raises
     ------
@@ -143,9 +159,15 @@ def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength
         raise SeedError(f"At most {MAX_PINS} pins, got {len(pins)}.")
     if not 0 <= float(scale_strength) <= 1:
         raise SeedError(f"The scale's strength must be from 0 (off) to 1 (strict), got {scale_strength!r}.")
-    classes = scale_pitch_classes(scale, seed.pitches if seed is not None else ()) if scale else None
+    if isinstance(scale, (set, frozenset)):  # pitch classes already worked out (moved into the model's key)
+        classes, scale = frozenset(int(c) % 12 for c in scale), getattr(scale, "name", "the chosen scale")
+    else:
+        if isinstance(scale, str) and scale.strip().lower() == "key":  # the seed's key, in the model's frame
+            scale = key_in_c(seed.key) if seed is not None and seed.key else "C major"
+        classes = scale_pitch_classes(scale, seed.pitches if seed is not None else ()) if scale else None
     for index, pin in sorted(pins.items()):
         _check_pin(index, pin, length, config, classes, scale_strength, scale)
+    _check_onsets(pins, config)
     if max_copy is not None:
         max_copy = _check_copy_cap(max_copy, model)
     if loop and seed is not None and not seed.notes:
@@ -156,8 +178,10 @@ def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength
 def _pin(value):
     if isinstance(value, Pin):
         return value
-    if isinstance(value, (tuple, list)):
-        return Pin(int(value[0]), None if len(value) < 2 or value[1] is None else int(value[1]))
+    if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3 and all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value) and value[0] is not None:
+        steps = value[1] if len(value) > 1 else None
+        return Pin(int(value[0]), steps, value[2] if len(value) > 2 else None)
     if isinstance(value, bool) or not isinstance(value, int):
         raise SeedError(f"A pin is a MIDI pitch (or a pitch and a length), got {str(value)[:30]!r}.")
     return Pin(int(value))
@@ -178,6 +202,23 @@ def _check_pin(index, pin, length, config, classes, strength, scale):
                         "scale, or make the scale a preference (strength below 1).")
 
 
+def _check_onsets(pins, config):
+    """Pinned onsets must leave room for the notes between them (a 16th each at least)."""
+    timed = sorted((i, p) for i, p in pins.items() if p.onset is not None)
+    if timed and config is not None and not config.rhythm:
+        raise SeedError("Pinned onsets need a model with rhythm: the classic model plays every note as an eighth, "
+                        "so note N starts N eighths after the seed. Leave out the @.")
+    previous = None
+    for index, pin in timed:
+        if pin.onset < 0:
+            raise SeedError(f"Pin {index}: its onset must be 0 or more sixteenths after the seed, got {pin.onset}.")
+        needed = index if previous is None else previous[1].onset + (previous[1].steps or 1) + (index - previous[0] - 1)
+        if pin.onset < needed:
+            raise SeedError(f"Pin {index} starts at sixteenth {pin.onset}, too early for the {index} notes before it "
+                            "(a sixteenth each at least, after any earlier pinned note): move it later.")
+        previous = (index, pin)
+
+
 def _check_copy_cap(max_copy, model):
     from .settings import number
 
@@ -189,6 +230,27 @@ def _check_copy_cap(max_copy, model):
         raise SeedError(f"The copy cap must be at least {index['order']} notes: the checkpoint's index of its training "
                         f"songs holds {index['order']}-note windows (shorter runs are common to many tunes).")
     return max_copy
+
+
+def in_model_key(seed, pins=None, scale=None):
+    """Pins (text or a dict, see :func:`constraints`) and a scale's name given in the seed's own key
+    (``"key"``: the seed's key), moved into the model's key: ``(pins or None, pitch classes or None)``.
+    The page, the HTTP API and the command line take them this way."""
+    pins = parse_pins(pins) if isinstance(pins, str) else {int(i): _pin(p) for i, p in (pins or {}).items()}
+    moved = {i: replace(pin, pitch=pin.pitch + seed.key_shift) for i, pin in pins.items()}
+    classes = None
+    if scale:
+        own = [p for _, _, p in seed.original_notes()]
+        name = seed.key if str(scale).strip().lower() == "key" else scale
+        classes = Scale((c + seed.key_shift) % 12 for c in scale_pitch_classes(name, own))
+        classes.name = name
+    return moved or None, classes
+
+
+def looped_once_more(seed, continuation):
+    """Seed and continuation again, right after the continuation's end: a loop played twice."""
+    period = continuation.end_step - seed.start_step
+    return [(o + period, s, p) for o, s, p in (*seed.notes, *continuation.notes)]
 
 
 def describe(constraints):

@@ -13,9 +13,8 @@ import torch
 from .data import token_sequence
 from .encoding import Melody, position_input
 from .errors import SeedError
-from .guard import recent_array
-from .echo import BarEcho, mix_into
-from .memory import SongMemory, mix
+from .guard import SILENT_BARS, guard, recent_array, silence_guard
+from .batched import BatchEcho, BatchMemory
 from .stepper import stepper_for
 
 
@@ -65,23 +64,25 @@ class Continuation:
         self.pitch_of_token, self.steps_of_token = self.config.token_table()
         self.weights = (model.memory_weights.cpu().double() * float(memory)).numpy()
         self.echo_weights = (model.echo_weights.cpu().double() * float(memory)).numpy()
-        self.memories, self.echoes = [], []
+        self.memories = self.echoes = None
         onsets = seed.start_step + np.r_[0, np.cumsum(self.steps_of_token[list(seed.tokens)])[:-1]] if seed.tokens \
-            else []
+            else np.zeros(0, dtype=np.int64)
         self.aligned = model.config.memory_aligned
-        if self.weights.any():
-            self.memories = [SongMemory(self.config.vocab_size, model.config.memory_order, self.aligned)]
+        if self.weights.any():  # built for one melody, then copied for the batch
+            self.memories = BatchMemory(1, self.config.vocab_size, model.config.memory_order, self.aligned)
             for token, onset in zip(seed.tokens, onsets):
-                self.memories[0].add(token, self._bar_position(onset))
-            self.memories[1:] = [self.memories[0].copy() for _ in range(variations - 1)]
+                self.memories.add([token], [self._bar_position(onset)] if self.aligned else None)
+            self.memories.reorder(np.zeros(variations, dtype=np.int64))
         if self.echo_weights.any():
-            self.echoes = [BarEcho(seed.steps_per_bar, seed.bar_offset)]
+            origin = int(onsets[0]) if len(onsets) else 0
+            self.echoes = BatchEcho(1, seed.steps_per_bar, seed.bar_offset, origin)
             for token, onset in zip(seed.tokens, onsets):
-                self.echoes[0].add(token, int(onset))
-            self.echoes[1:] = [self.echoes[0].copy() for _ in range(variations - 1)]
+                self.echoes.add([token], [int(onset)])
+            self.echoes.reorder(np.zeros(variations, dtype=np.int64))
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
         self.history = [list(seed.tokens) for _ in range(variations)]
         self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
+        self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
         self.positions = bool(model.config.position_inputs)
         self._start_network(model, seed)
 
@@ -105,12 +106,12 @@ class Continuation:
         """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
         with each melody's song memory, then its bar echo."""
         probs = self.probs.copy()
-        for row, memory in enumerate(self.memories):
-            k, remembered = memory.lookup(self._bar_position(self.now[row]))
-            if k:
-                probs[row] = mix(probs[row], remembered, k, self.weights)
-        for row, echo in enumerate(self.echoes):
-            mix_into(probs[row], echo.proposals(int(self.now[row])), self.echo_weights)
+        if self.memories is not None:
+            k, remembered = self.memories.lookup(self._bar_position(self.now) if self.aligned else None)
+            w = self.weights[k][:, None]
+            probs = (1 - w) * probs + w * remembered
+        if self.echoes is not None:
+            self.echoes.mix_into(probs, self.now, self.echo_weights)
         return probs
 
     def advance(self, tokens):
@@ -120,16 +121,18 @@ class Continuation:
         pitches, steps = self.pitch_of_token[tokens], self.steps_of_token[tokens]
         notes = [None if p < 0 else (int(t), int(s), int(p)) for t, s, p in zip(self.now, steps, pitches)]
         self.now = self.now + steps
+        self.silent = np.where(pitches < 0, self.silent + steps, 0)
         for row in np.flatnonzero(pitches >= 0):
             recent = self.recent[row]
             recent[:-1] = recent[1:]
             recent[-1] = pitches[row]
-        for row, (history, token) in enumerate(zip(self.history, tokens.tolist())):
+        for history, token in zip(self.history, tokens.tolist()):
             history.append(token)
-            if self.memories:
-                self.memories[row].add(token, self._bar_position(self.now[row] - steps[row]))
-            if self.echoes:
-                self.echoes[row].add(token, int(self.now[row] - steps[row]))
+        onsets = self.now - steps
+        if self.memories is not None:
+            self.memories.add(tokens, self._bar_position(onsets) if self.aligned else None)
+        if self.echoes is not None:
+            self.echoes.add(tokens, onsets)
         positions = None
         if self.positions:
             seed = self.seed
@@ -138,20 +141,25 @@ class Continuation:
         return notes
 
     def _bar_position(self, step):
-        """The bar position of ``step`` for an aligned memory (None for a plain one)."""
-        return int((step - self.seed.bar_offset) % self.seed.steps_per_bar) if self.aligned else None
+        """The bar position of ``step`` (a number or an array) for an aligned memory (None for a plain one)."""
+        return (step - self.seed.bar_offset) % self.seed.steps_per_bar if self.aligned else None
 
     def reorder(self, indices):
         """Keep the melodies at ``indices`` (an int array; repeats allowed)."""
         indices = np.asarray(indices)
         self.run.reorder(indices)
         self.probs, self.now, self.recent = self.probs[indices], self.now[indices], self.recent[indices]
+        self.silent = self.silent[indices]
         self.history = [list(self.history[i]) for i in indices]
-        if self.memories:
-            self.memories = [self.memories[i].copy() for i in indices]
-        if self.echoes:
-            self.echoes = [self.echoes[i].copy() for i in indices]
+        for part in (self.memories, self.echoes):
+            if part is not None:
+                part.reorder(indices)
         self.variations = len(indices)
+
+    def guarded(self, probs):
+        """``probs`` with the repetition guard and the silence guard applied (see ``melody.guard``)."""
+        probs = guard(probs, self.recent, self.pitch_of_token)
+        return silence_guard(probs, self.silent, self.pitch_of_token < 0, SILENT_BARS * self.seed.steps_per_bar)
 
     def recent_pitches(self):
         """``[variations, guard.WINDOW]``: each melody's last pitches (rests skipped), oldest first, -1 before the start."""

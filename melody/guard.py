@@ -19,6 +19,7 @@ LONG_COPIES = 4  # up to 8 notes long, 4 copies (a motif played four times is co
 PHRASE_COPIES = 3  # ... longer ones 3 (a phrase, its repeat, and once more; a 4th in a row is a drone)
 PENALTY = 0.0  # the share of its probability left to the note that would go on looping
 WINDOW = LONG_PERIOD * (PHRASE_COPIES + 1)
+SILENT_BARS = 2  # a melody may rest this long in a row; then it must play (a song's final silence is not a continuation)
 
 
 def looping_pitches(histories):
@@ -64,4 +65,18 @@ def guard(probs, histories, pitch_of_token, penalty=PENALTY):
         probs[row, pitch_of_token == looping[row]] *= penalty
         total = probs[row].sum()
         probs[row] = probs[row] / total if total > 0 else kept  # nothing else possible: leave it
+    return probs
+
+
+def silence_guard(probs, silent_steps, rest_tokens, limit):
+    """``probs`` with the rest tokens taken out of the choice for every melody that has already rested
+    ``limit`` steps in a row (``silent_steps``, one per melody); ``probs`` itself when none has."""
+    stuck = np.asarray(silent_steps) >= limit
+    if not stuck.any():
+        return probs
+    probs = probs.copy()
+    playing = probs[stuck][:, ~rest_tokens]
+    totals = playing.sum(1, keepdims=True)
+    probs[np.ix_(stuck, ~rest_tokens)] = np.where(totals > 0, playing / np.maximum(totals, 1e-300), 1.0 / playing.shape[1])
+    probs[np.ix_(stuck, rest_tokens)] = 0.0
     return probs

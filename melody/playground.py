@@ -11,6 +11,7 @@ import pretty_midi
 
 from . import plots
 from .checkpoint import default_checkpoint, list_checkpoints, load_model
+from .constraints import in_model_key, looped_once_more
 from .continuation import seed_melody
 from .encoding import timed_items
 from .errors import MelodyError, SeedError
@@ -24,6 +25,7 @@ from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use
     DEFAULT_SEED_NOTES,
     MAX_SEED_NOTES,
     continue_from,
+    grid_pins,
     grid_pitches,
     new_session,
     seed_from_grid,
@@ -242,17 +244,22 @@ class Playground:
             for made in sample_steps(model, seed, settings.length, temperature=settings.temperature,
                                      beta=settings.beta, top_k=settings.top_k, top_p=settings.top_p,
                                      rng_seed=settings.rng_seed, num_variations=settings.variations,
-                                     memory=float(settings.memory)):
+                                     memory=float(settings.memory), **steering(seed, settings)):
                 for row, (mix, note) in enumerate(zip(mixes, made.notes)):
                     if note is not None or not made.done[row]:
                         tokens[row].append(int(made.tokens[row]))
                     if note is not None:
                         play(mix, note)
                         probs[row].append(pitch_marginal(model.encoding, made.probs[row]))
+            continuations = [continuation_of(model.encoding, seed, t) for t in tokens]
+            if settings.loop:  # play it all once more, to hear the seam
+                for mix, continuation in zip(mixes, continuations):
+                    for note in looped_once_more(seed, continuation):
+                        play(mix, note)
             for mix in mixes:
                 mix.close()
             for row, stem in enumerate(stems):  # while the encoders finish
-                continuation = continuation_of(model.encoding, seed, tokens[row])
+                continuation = continuations[row]
                 result.variations.append(self._files(seed, continuation, probs[row], stem, settings, model, key))
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
@@ -267,7 +274,8 @@ class Playground:
         origin, config = bar_start(seed), model.encoding
         seed_out = [(o, s, p - shift) for o, s, p in seed.notes]
         out = [(o, s, p - shift) for o, s, p in continuation.notes]
-        midi = melody_to_midi(seed_out + out, tempo=settings.tempo_bpm, program=settings.program, key=key,
+        again = [(o, s, p - shift) for o, s, p in looped_once_more(seed, continuation)] if settings.loop else []
+        midi = melody_to_midi(seed_out + out + again, tempo=settings.tempo_bpm, program=settings.program, key=key,
                               start_step=origin)
         seed_end = (seed.end_step - origin) * step_seconds(settings.tempo_bpm)
         write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
@@ -298,6 +306,14 @@ class Playground:
             settings["tempo_bpm"] = min(max(seed.tempo_bpm, tempo.low), tempo.high)
         settings["original_key"] = flag(settings.get("original_key"), "original_key", True)
         return self.generate(seed, Settings(**settings, histogram=False), checkpoint)  # the API returns no histogram
+
+
+def steering(seed, settings):
+    """The settings' constraints as ``sample_steps`` takes them (pins and scale are given in the seed's
+    own key, as the page shows it)."""
+    pins, scale = in_model_key(seed, settings.pins, settings.scale)
+    return dict(pins=pins, scale=scale, scale_strength=settings.scale_strength, loop=settings.loop,
+                max_copy=settings.max_copy)
 
 
 def bar_start(melody):
@@ -341,8 +357,12 @@ def summarize(result, model, renderer):
     rule += f", song memory {float(s.memory):g}"
     cut = "".join([f", top-k {s.top_k}" if s.top_k else "", f", top-p {s.top_p:g}" if s.top_p else ""])
     key = result.seed.key if s.original_key else "C major / A minor (the model's key)"
+    steered = "".join([f"; pins {s.pins}" if s.pins else "", f"; scale {s.scale}" if s.scale else "",
+                       f" (a preference, strength {s.scale_strength:g})" if s.scale and s.scale_strength < 1 else "",
+                       "; looping back into the seed (played twice)" if s.loop else "",
+                       f"; at most {s.max_copy} notes in a row from a training song" if s.max_copy else ""])
     lines = [f"{plural(len(result.variations), 'variation')} of {s.length} notes after a {len(result.seed)}-note seed "
-             f"from {result.seed.source}; {rule}{cut}; random seed {s.rng_seed}; key {key}; "
+             f"from {result.seed.source}; {rule}{cut}{steered}; random seed {s.rng_seed}; key {key}; "
              f"{s.tempo_bpm:g} BPM, {instrument_name(s.program)}; "
              f"model {model.path.name}; sound: {renderer.describe()}; {result.seconds:.2f} s."]
     for n, v in enumerate(result.variations, start=1):

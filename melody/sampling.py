@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 
+from .constraints import constraints
 from .continuation import Continuation, seed_melody
 from .errors import SeedError
-from .guard import guard
 
 MAX_LENGTH = 4096
 MAX_VARIATIONS = 8192
@@ -113,21 +113,31 @@ def _choose(probs, rng):
 
 @torch.no_grad()
 def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
-                 num_variations=1, memory=1.0, repetition_guard=True):
+                 num_variations=1, memory=1.0, repetition_guard=True, pins=None, scale=None, loop=False,
+                 max_copy=None, scale_strength=1.0, particles=None):
     """Continue a seed one step at a time: a generator of :class:`Step`, until every variation has
     ``length`` notes (rests do not count). ``generate`` collects it into melodies; the playground
     renders each step's notes while the next ones are sampled. See :func:`generate` for the
-    parameters."""
+    parameters. With constraints, the constrained sampler (``melody.constrained``) chooses the
+    continuations first (its candidates are resampled as it goes), and the steps then play them."""
     check_settings(length, temperature, beta, top_k, top_p, num_variations, model.config.vocab_size, memory)
     seed = seed_melody(model, seed)
     rng = np.random.default_rng(rng_seed)
+    wanted = constraints(pins, scale, loop, max_copy, scale_strength, seed, model, length)
+    if wanted.any:
+        from . import constrained  # it builds on this module's sampling rules
+
+        result = constrained.sample(model, seed, length, wanted, (temperature, beta, top_k, top_p), rng,
+                                    num_variations, memory, repetition_guard, particles)
+        yield from replay(model, seed, result.tokens, memory)
+        return
     state = Continuation(model, seed, num_variations, memory)
     made = np.zeros(num_variations, dtype=np.int64)
     longest = MAX_TOKENS_PER_NOTE * length + 16  # a melody that rests for ever still ends
-    with _THREADS.limit(limits=1, user_api="blas"):  # one-row products: threads only add overhead
+    with _THREADS.limit(limits=1, user_api="blas"):  # one thread: the server runs two generations at once
         for index in range(longest if length else 0):
             probs = state.distribution()
-            guarded = guard(probs, state.recent_pitches(), state.pitch_of_token) if repetition_guard else probs
+            guarded = state.guarded(probs) if repetition_guard else probs
             chosen = _choose(apply_rule(guarded, temperature, beta, top_k, top_p), rng)
             notes = state.advance(chosen)
             notes = [None if made[r] >= length else note for r, note in enumerate(notes)]
@@ -137,8 +147,24 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
                 return
 
 
+def replay(model, seed, token_lists, memory=1.0):
+    """The steps of continuations already chosen (one token list each), with the model's distribution
+    at every step, as :func:`sample_steps` yields them."""
+    state = Continuation(model, seed, len(token_lists), memory)
+    longest = max((len(t) for t in token_lists), default=0)
+    lengths = np.array([len(t) for t in token_lists])
+    with _THREADS.limit(limits=1, user_api="blas"):
+        for index in range(longest):
+            probs = state.distribution()
+            chosen = np.array([t[min(index, len(t) - 1)] if t else 0 for t in token_lists], dtype=np.int64)
+            notes = state.advance(chosen)
+            done = index >= lengths  # a row's last token (a loop's closing rest, say) still belongs to it
+            yield Step(index, chosen, [None if d else note for d, note in zip(done, notes)], probs, done)
+
+
 def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
-             num_variations=1, return_probs=False, memory=1.0, repetition_guard=True):
+             num_variations=1, return_probs=False, memory=1.0, repetition_guard=True, pins=None, scale=None,
+             loop=False, max_copy=None, scale_strength=1.0, particles=None):
     """Continue a seed melody.
 
     Parameters
@@ -167,7 +193,24 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
         come back as often as in real songs' continuations, the repetition guard keeping it out of
         loops), 0 = the LSTM alone.
     repetition_guard : bool
-        Keep melodies out of short loops (see ``melody.guard``); on by default.
+        Keep melodies out of short loops and long silences (see ``melody.guard``); on by default.
+    pins : dict or str, optional
+        Notes fixed in the continuation: ``{15: 72}`` makes the 16th generated note C5; a value may
+        also be ``(pitch, length)`` or ``(pitch, length, onset)`` (in 16ths; the onset counts from the
+        seed's end), or text ``"15:C5 31:G4/4 40:E4@96"``. Pitches are in the seed's key frame.
+    scale : str, optional
+        ``"C major"``, ``"A minor"``, ``"D dorian"``, ``"C major pentatonic"``, ``"A blues"`` ... or
+        ``"seed"`` (the seed's own pitch classes): every note keeps to it.
+    scale_strength : float
+        1 = strictly (the default); below 1 a preference: a note outside keeps ``1 - strength`` of its
+        probability.
+    loop : bool
+        The continuation ends so that the seed's beginning follows without a seam (at a bar line,
+        with rhythm): seed + continuation loops.
+    max_copy : int, optional
+        No run of more than ``max_copy`` notes (8 or more) the same as in a training song.
+    particles : int, optional
+        Candidates the constrained sampler keeps (default 64); only with constraints.
 
     Returns
     -------
@@ -180,7 +223,7 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
     tokens = [[] for _ in range(num_variations)]
     probs = []
     for step in sample_steps(model, seed, length, temperature, beta, top_k, top_p, rng_seed, num_variations,
-                             memory, repetition_guard):
+                             memory, repetition_guard, pins, scale, loop, max_copy, scale_strength, particles):
         for row in range(num_variations):
             if step.notes[row] is not None or not step.done[row]:
                 tokens[row].append(int(step.tokens[row]))

@@ -3,7 +3,7 @@ a MIDI file's melody, each a ``Melody`` in the chosen model's encoding; and a br
 current seed with its Undo history."""
 from .encoding import CLASSIC, encode_midi, melody_from_pitches, melody_from_text
 from .errors import SeedError
-from .notes import HIGHEST_PITCH, LOWEST_PITCH
+from .notes import HIGHEST_PITCH, LOWEST_PITCH, note_name
 from .sandbox import call_limited
 from .settings import LIMITS, number
 
@@ -39,6 +39,30 @@ def grid_pitches(value):
     items = value if isinstance(value, (list, tuple)) else []
     return [int(p) for p in items if isinstance(p, (int, float)) and not isinstance(p, bool)
             and LOWEST_PITCH <= p <= HIGHEST_PITCH]
+
+
+def grid_pins(value):
+    """Pins drawn on the grid (entries ``{"pin": pitch}``) as text for ``melody.constraints.parse_pins``:
+    the column after the last drawn note is the continuation's note 0.
+
+    Raises
+    ------
+    SeedError
+        For a pin drawn before the seed's last note.
+    """
+    items = list(value) if isinstance(value, (list, tuple)) else []
+    notes = [s for s, p in enumerate(items) if isinstance(p, (int, float)) and not isinstance(p, bool)]
+    end = max(notes, default=-1) + 1
+    pins = []
+    for step, item in enumerate(items):
+        pitch = item.get("pin") if isinstance(item, dict) else None
+        if not isinstance(pitch, int) or isinstance(pitch, bool) or not LOWEST_PITCH <= pitch <= HIGHEST_PITCH:
+            continue
+        if step < end:
+            raise SeedError(f"The pin at step {step + 1} of the grid lies inside the seed: pins go after its last "
+                            "note (the next column is the continuation's first note).")
+        pins.append(f"{step - end}:{note_name(pitch)}")
+    return " ".join(pins)
 
 
 def seed_from_grid(value, config=CLASSIC):

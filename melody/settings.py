@@ -45,6 +45,8 @@ LIMITS = {
     "variations_cli": Limit("--num-outputs", 1, 256, 1, integer=True),
     "seed_start": Limit("Start at note", 0, 10**9, 0, integer=True),
     "seed_count": Limit("Number of notes", 1, 1024, 64, integer=True),
+    "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True),  # None: off
+    "scale_strength": Limit("Scale strength", 0.0, 1.0, 1.0, 0.05),
 }
 BETA_SUGGESTED = 15.0  # the page's beta slider starts where the original write-up was
 
@@ -96,6 +98,20 @@ def number(value, name, allow_none=True):
     return value if limit.integer else float(value)
 
 
+MAX_TEXT = 2000  # characters of a short text setting (pins, a scale's name)
+
+
+def text(value, what):
+    """A short text setting: a string (None gives ""), at most ``MAX_TEXT`` characters."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise SeedError(f"{what} must be text, got {shown(value)}.")
+    if len(value) > MAX_TEXT:
+        raise SeedError(f"{what}: at most {MAX_TEXT} characters, got {len(value)}.")
+    return value.strip()
+
+
 def flag(value, what, default):
     """A yes/no setting: ``True``/``False``, ``1``/``0`` or the words true/false, yes/no, on/off."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -126,6 +142,11 @@ class Settings:
     show_probabilities: bool = True
     memory: float = LIMITS["memory"].default
     histogram: bool = True
+    pins: str = ""  # "15:C5 31:G4/4", in the seed's own key (see melody.constraints)
+    scale: str = None  # "C major", "A minor pentatonic", "seed"...: in the seed's own key; None: any note
+    scale_strength: float = LIMITS["scale_strength"].default
+    loop: bool = False
+    max_copy: int = None
 
     def checked(self):
         """These settings with every value checked and normalised (top-k 0 and top-p 1 mean off; a
@@ -133,7 +154,7 @@ class Settings:
         naming the first setting out of range."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in values:
-            if name in LIMITS:
+            if name in LIMITS and name != "max_copy":
                 values[name] = number(values[name], name)
         values["length"] = number(self.length, "length", allow_none=False)
         values["temperature"] = number(self.temperature, "temperature", allow_none=False)
@@ -142,6 +163,8 @@ class Settings:
         if values["rng_seed"] is None:
             values["rng_seed"] = random.randrange(2**31)
         for name, what in (("original_key", "Return to the seed's key"), ("show_probabilities", "Shading"),
-                           ("histogram", "Histogram")):
+                           ("histogram", "Histogram"), ("loop", "Loop")):
             values[name] = flag(values[name], what, getattr(Settings, name))
+        values["max_copy"] = None if self.max_copy in (None, "", 0, "0") else number(self.max_copy, "max_copy")
+        values["pins"], values["scale"] = text(self.pins, "Pins"), text(self.scale, "Scale") or None
         return replace(self, **values)

@@ -139,3 +139,20 @@ def test_top_k_of_one_and_original_key_false_work(client):
                                               rng_seed=2, api_name="/generate")
     assert "top-k 1" in summary and "the model's key" in summary
     assert pitches_in(midi_path)[:4] == [60, 62, 64, 65]  # kept in C, as asked by the string "false"
+
+
+def test_generate_steered_by_pins_scale_loop_and_copy_cap(client):
+    seed = "D4/4 E4/8 F#4/8 A4/4 F#4/4 D4/2"  # D major: pins and scale are in the seed's own key
+    _, _, midi_path, summary = client.predict(seed_notes=seed, length=16, rng_seed=2, pins="7:A4 15:D5",
+                                              scale="D major", loop=True, max_copy=12, api_name="/generate")
+    pitches = pitches_in(midi_path)
+    assert len(pitches) == 2 * 22 and pitches[:22] == pitches[22:]  # the loop, played twice
+    assert pitches[6 + 7] == 69 and pitches[6 + 15] == 74
+    assert {p % 12 for p in pitches} <= {1, 2, 4, 6, 7, 9, 11}
+    assert "pins 7:A4 15:D5" in summary and "scale D major" in summary and "loop" in summary
+    with pytest.raises(AppError, match="not in D major"):
+        client.predict(seed_notes=seed, pins="3:C4", scale="D major", api_name="/generate")
+    with pytest.raises(AppError, match="is not a pin"):
+        client.predict(seed_notes=seed, pins="three:C4", api_name="/generate")
+    with pytest.raises(AppError, match="Copy cap"):
+        client.predict(seed_notes=seed, max_copy=3, api_name="/generate")

@@ -156,3 +156,28 @@ def test_top_k_of_one_from_the_slider_generates(page):
     number.press("Enter")
     page.locator("#generate").click()
     expect(page.locator("#summary textarea")).to_have_value(re.compile(r"top-k 1;"), timeout=60_000)
+
+
+def test_steer_with_a_pin_drawn_after_the_seed_a_scale_and_a_loop(page, tmp_path):
+    """Ode to Joy fills steps 1-15; a pin drawn at step 21 is the continuation's note 5 (0-based)."""
+    page.locator('#grid [data-action="pin"]').click()
+    cell(page, 20, 67).click()
+    expect(cell(page, 20, 67)).to_have_class(re.compile(r"\bpin\b"))
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(15)  # the seed is unchanged
+    page.get_by_text("Steer: pins, scale, loop, copy cap").click()
+    page.locator("#pins textarea, #pins input").first.fill("10:C5")
+    scale = page.locator("#scale input")
+    scale.click()
+    page.get_by_role("option", name="the seed's key").click()
+    page.locator("#loop input").check()
+    page.get_by_label("Length (notes)", exact=False).locator("xpath=ancestor::*[contains(@class,'block')][1]") \
+        .locator("input[type=number]").fill("16")
+    page.locator("#generate").click()
+    expect(page.locator("#summary textarea")).to_have_value(re.compile(r"looping back into the seed"), timeout=60_000)
+    summary = page.locator("#summary textarea").input_value()
+    assert "pins 5:G4 10:C5" in summary and "scale key" in summary
+    notes = midi_notes(page, "midi-1", tmp_path)
+    assert len(notes) == 2 * (15 + 16) and notes[:31] == notes[31:]
+    continuation = notes[15:31]
+    assert continuation[5] == 67 and continuation[10] == 72
+    assert {p % 12 for p in continuation} <= {0, 2, 4, 5, 7, 9, 11}  # Ode to Joy is in C major

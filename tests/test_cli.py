@@ -123,3 +123,21 @@ def test_mistakes_give_one_line_errors(small_checkpoint, args, words):
     result = run(*args)
     assert result.returncode == 2
     assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_steering_flags_pin_scale_loop_and_copy_cap(tmp_path):
+    """With the shipped model: pins and the scale in the seed's own key (D major here), a loop written
+    twice, and the copy cap."""
+    out = tmp_path / "steered.mid"
+    seed = "D4/4 E4/8 F#4/8 A4/4 F#4/4 D4/2"
+    result = run("generate", "--seed", seed, "--length", "16", "--rng-seed", "3", "--pin", "7:A4", "--pin", "15:D5",
+                 "--scale", "D major pentatonic", "--loop", "--max-copy", "10", "--particles", "64", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    pitches = pitches_in(out)
+    assert len(pitches) == 2 * (6 + 16)  # the loop is written twice
+    assert pitches[:22] == pitches[22:]
+    continuation = pitches[6:22]
+    assert continuation[7] == 69 and continuation[15] == 74
+    assert {p % 12 for p in continuation} <= {2, 4, 6, 9, 11}
+    bad = run("generate", "--seed", seed, "--pin", "3:C4", "--scale", "D major", "--out", str(out))
+    assert bad.returncode != 0 and "not in D major" in bad.stderr and "Traceback" not in bad.stderr

@@ -101,3 +101,21 @@ def test_grid_over_the_seed_limit_is_not_called_empty():
         pg.seed_from_grid([60] * 1025)
     with pytest.raises(SeedError, match="grid is empty"):
         pg.seed_from_grid([None, math.nan])
+
+
+def test_steering_settings_are_checked_and_named():
+    checked = Settings(pins=" 3:C5 ", scale="", loop="true", max_copy="0").checked()
+    assert (checked.pins, checked.scale, checked.loop, checked.max_copy) == ("3:C5", None, True, None)
+    assert Settings(max_copy="12").checked().max_copy == 12
+    for bad, words in [(dict(max_copy=5), "Copy cap"), (dict(loop="maybe"), "Loop"),
+                       (dict(pins="1:C4 " * 1000), "Pins: at most"), (dict(scale=7), "Scale must be text"),
+                       (dict(scale_strength=2), "Scale strength")]:
+        with pytest.raises(SeedError, match=words):
+            Settings(**bad).checked()
+
+
+def test_pins_drawn_on_the_grid_count_from_the_column_after_the_seed():
+    assert pg.grid_pins([60, None, 64, None, {"pin": 67}, {"pin": 72}]) == "1:G4 2:C5"
+    assert pg.grid_pins([60, 62]) == ""
+    with pytest.raises(SeedError, match="inside the seed"):
+        pg.grid_pins([60, {"pin": 67}, 64])

@@ -4,11 +4,13 @@ const asArr = (v) => (Array.isArray(v) ? v.slice() : []);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 let last = asArr(props.value);  // last value this widget knows about
 
+const inRange = (p) => typeof p === 'number' && p >= props.low && p <= props.high;
+const isPin = (v) => v !== null && typeof v === 'object' && inRange(v.pin);
 function norm(arr) {
   const a = [];
   for (let s = 0; s < Math.min(arr.length, props.steps); s++) {
     const p = arr[s];
-    a.push(typeof p === 'number' && p >= props.low && p <= props.high ? p : null);
+    a.push(inRange(p) ? p : isPin(p) ? { pin: p.pin } : null);
   }
   while (a.length && a[a.length - 1] === null) a.pop();
   return a;
@@ -37,8 +39,13 @@ function apply(step, pitch) {
   const w = stroke.work;
   while (w.length <= step) w.push(null);
   if (stroke.mode === 'draw') w[step] = pitch;        // monophonic: replaces the column
-  else if (w[step] === pitch) w[step] = null;         // erase mode removes matching notes
+  else if (stroke.mode === 'pin') w[step] = { pin: pitch };
+  else if (w[step] === pitch || (isPin(w[step]) && w[step].pin === pitch)) w[step] = null;  // erase
 }
+
+// Pin mode: a click pins the note the continuation must pass through in that column (after the
+// seed's last note: the column after it is the continuation's first note).
+const pinning = () => element.classList.contains('pin-mode');
 
 element.addEventListener('pointerdown', (e) => {
   const cell = cellFrom(e.target);
@@ -47,14 +54,16 @@ element.addEventListener('pointerdown', (e) => {
   try { cell.releasePointerCapture(e.pointerId); } catch (err) {}
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
   const before = asArr(props.value);
+  const here = before[step];
+  const hit = here === pitch || (isPin(here) && here.pin === pitch);
   stroke = { id: e.pointerId, before, work: before.slice(),
-             mode: before[step] === pitch ? 'erase' : 'draw', step, pitch };
+             mode: hit ? 'erase' : pinning() ? 'pin' : 'draw', step, pitch };
   apply(step, pitch);
   commit(stroke.work);
 });
 
 window.addEventListener('pointermove', (e) => {
-  if (!stroke || e.pointerId !== stroke.id) return;
+  if (!stroke || e.pointerId !== stroke.id || stroke.mode === 'pin') return;  // pins: one click each
   const cell = cellFrom(document.elementFromPoint(e.clientX, e.clientY));
   if (!cell || !element.contains(cell)) return;
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
@@ -90,5 +99,8 @@ element.addEventListener('click', (e) => {
     commit([]);
   } else if (b.dataset.action === 'undo' && history.length) {
     commit(history.pop());
+  } else if (b.dataset.action === 'pin') {
+    element.classList.toggle('pin-mode');
+    b.setAttribute('aria-pressed', String(pinning()));
   }
 });

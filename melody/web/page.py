@@ -47,6 +47,11 @@ os.environ["GRADIO_TEMP_DIR"] = str(STORAGE.root)
 atexit.register(STORAGE.close)
 
 
+SCALE_CHOICES = [("any note", ""), ("the seed's key", "key"), ("the seed's own notes", "seed")] + [
+    (name, name) for name in ("C major", "A minor", "C major pentatonic", "A minor pentatonic", "A blues", "D dorian",
+                              "G mixolydian", "E phrygian", "F lydian", "A harmonic minor")]
+
+
 def raw(component):
     """An input of the HTTP API that hands its value to the function unchanged, so that
     ``melody.settings`` checks it and names the setting: Gradio's own conversion fails on text or
@@ -161,6 +166,20 @@ def settings_panel():
         c["program"] = gr.Dropdown(instruments, value=0, label="Instrument (General MIDI)")
         c["original_key"] = gr.Checkbox(True, label="Return to the seed's original key")
         c["show_probs"] = gr.Checkbox(True, label="Shade the model's probabilities in the piano roll")
+    with gr.Accordion("Steer: pins, scale, loop, copy cap", open=False, elem_id="steer"):
+        c["pins"] = gr.Textbox(label="Pinned notes", placeholder="15:C5 31:G4/4", elem_id="pins",
+                               info="note number in the continuation (0 = the first new note), a colon, a note "
+                                    "in the seed's key; a length is optional (/4), and @N starts it N sixteenths "
+                                    "after the seed. The continuation passes through each one.")
+        with gr.Row():
+            c["scale"] = gr.Dropdown(SCALE_CHOICES, value="", label="Keep to a scale", allow_custom_value=True,
+                                     elem_id="scale", info="or type one: 'E phrygian', 'A blues'...")
+            c["scale_strength"] = slider("scale_strength", "Scale: 1 = strictly, lower = a preference")
+        with gr.Row():
+            c["loop"] = gr.Checkbox(False, label="Seamless loop: end leading back into the seed (played twice)",
+                                    elem_id="loop")
+            c["max_copy"] = gr.Slider(0, 32, 0, step=1, label="Copy cap: at most N notes in a row from a training "
+                                      "song (0 = off, else 8 or more)", elem_id="max-copy")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
     return c
 
@@ -240,12 +259,15 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
     return seed_views, show_seed
 
 
-def wire_generation(playground, c, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed):
-    def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade):
+def wire_generation(playground, c, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed, grid):
+    def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade,
+            pins, scale, strength, loop, max_copy, grid):
+        pins = " ".join(filter(None, [pg.grid_pins(grid), pins]))  # typed pins win over drawn ones at one index
         settings = pg.Settings(length=n, temperature=temp, beta=b if how != "temperature" else None,
                                top_k=k or None, top_p=p, rng_seed=None if new_rng else rng, tempo_bpm=bpm,
                                program=prog, original_key=back, variations=k_variations,
-                               show_probabilities=shade, memory=mem)
+                               show_probabilities=shade, memory=mem, pins=pins, scale=scale or None,
+                               scale_strength=strength, loop=loop, max_copy=max_copy or None)
         result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
         state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
         updates = [state, result.settings.rng_seed, result.summary]
@@ -260,7 +282,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
-        "tempo", "program", "original_key", "show_probs")]
+        "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
     c["generate"].click(user_errors(run), inputs,
                         [session, c["rng_seed"], summary, *[x for group in outputs for x in group[:5]]],
                         api_visibility="private", concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS)
@@ -287,20 +309,25 @@ def api_panel(playground):
         inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), RawNumber(1.0),
                   RawNumber(64, precision=0), RawNumber(None, precision=0), RawNumber(None), RawNumber(None, precision=0),
                   RawNumber(None), RawNumber(None), RawNumber(0, precision=0), RawCheckbox(True),
-                  RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(1.0)]
+                  RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(1.0), raw(gr.Textbox("")),
+                  raw(gr.Textbox(None)), RawCheckbox(False), RawNumber(None, precision=0), RawNumber(1.0)]
         outputs = [gr.Audio(label="audio"), gr.Image(label="piano_roll", type="filepath", format="png"),
                    gr.File(label="midi"), gr.Textbox(label="summary")]
         button = gr.Button()
 
     def generate(midi_file=None, seed_notes=pg.DEFAULT_SEED_NOTES, temperature=1.0, length=64, rng_seed=None,
                  beta=None, top_k=None, top_p=None, tempo_bpm=None, program=0, original_key=True, seed_start=0,
-                 seed_count=64, memory=1.0, request: gr.Request = None):
+                 seed_count=64, memory=1.0, pins="", scale=None, loop=False, max_copy=None, scale_strength=1.0,
+                 request: gr.Request = None):
         """Continue a seed: an uploaded MIDI file (notes seed_start.. of its melody) wins over seed_notes.
+        Steering, in the seed's own key: pins ("15:C5 31:G4/4"), scale ("C major", "A minor pentatonic",
+        "seed"), loop (end leading back into the seed), max_copy (notes in a row from a training song).
         Returns the audio (MP3), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
         result = playground.generate_request(
             midi_file, seed_notes, seed_start, seed_count, session_of(request), temperature=temperature,
             length=length, rng_seed=rng_seed, beta=beta, top_k=top_k, top_p=top_p, tempo_bpm=tempo_bpm,
-            program=program, original_key=original_key, memory=memory)
+            program=program, original_key=original_key, memory=memory, pins=pins, scale=scale, loop=loop,
+            max_copy=max_copy, scale_strength=scale_strength)
         v = result.variations[0]
         return str(v.audio_path), str(v.roll_path), str(v.midi_path), result.summary
 
@@ -324,7 +351,8 @@ def build(playground):
         summary, outputs = results_panel()
         seed_views, show_seed = wire_seed_events(playground, seeds, session, controls["tempo"],
                                                  controls["program"], soundfont, checkpoint)
-        wire_generation(playground, controls, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed)
+        wire_generation(playground, controls, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed,
+                        seeds["grid"])
 
         # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
         page.load(lambda: (gr.Dropdown(choices=playground.checkpoint_choices(),

@@ -1,0 +1,135 @@
+"""The song memory and the bar echo for a whole batch of melodies at once, in numpy.
+
+Samplers advance hundreds of melodies together (``num_variations``, the particles of the
+constrained sampler): one Python object per melody, looked up one by one, costs far more than the
+network. Here every melody of the batch has the same number of tokens (each step adds one token to
+each), so their histories are one array, and both mechanisms are array operations over the batch.
+They give exactly what :class:`melody.memory.SongMemory` and :class:`melody.echo.BarEcho` give for each
+melody (tested), and keeping some melodies and copying others (``reorder``) is one fancy index.
+"""
+import numpy as np
+
+from .echo import LAG_BARS, LAGS, MAX_TOTAL, RUN_BUCKETS
+
+
+class _Grown:
+    """Arrays ``[rows, capacity]`` that grow along their second axis as needed."""
+
+    def _grow(self, needed, *names):
+        for name in names:
+            old = getattr(self, name)
+            if old.shape[1] < needed:
+                new = np.full((old.shape[0], max(needed, 2 * old.shape[1])), -1 if name != "match" else 0,
+                              dtype=old.dtype)
+                new[:, : old.shape[1]] = old
+                setattr(self, name, new)
+
+
+class BatchMemory(_Grown):
+    """The song memory of every melody of a batch.
+
+    ``match[r, j]`` is how many tokens (at most ``max_order``) the history of melody ``r`` before its
+    token ``j`` has in common with the end of its whole history: the contexts of the song memory
+    that token ``j`` followed. The longest context seen before is the largest of them, and what the
+    memory proposes is every token ``j`` that followed a context at least that long.
+    """
+
+    def __init__(self, rows, vocab_size, max_order, aligned):
+        self.vocab_size, self.max_order, self.aligned = vocab_size, max_order, aligned
+        self.tokens = np.full((rows, 64), -1, dtype=np.int64)
+        self.positions = np.full((rows, 64), -1, dtype=np.int64)
+        self.match = np.zeros((rows, 64), dtype=np.int64)
+        self.length = 0
+
+    def add(self, tokens, positions=None):
+        """Append one token to every melody (``positions``: each one's bar position, aligned memories)."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        t = self.length
+        self._grow(t + 1, "tokens", "positions", "match")
+        if t:
+            same = self.tokens[:, :t] == tokens[:, None]
+            self.match[:, 1 : t + 1] = np.where(same, np.minimum(self.match[:, :t] + 1, self.max_order), 0)
+        self.match[:, 0] = 0
+        self.tokens[:, t] = tokens
+        if positions is not None:
+            self.positions[:, t] = positions
+        self.length = t + 1
+
+    def lookup(self, positions=None):
+        """``(k, distributions)``: for each melody the longest context seen before (0: none) and the
+        distribution of what followed it, ``[rows, vocab]`` (zero rows where ``k`` is 0)."""
+        t, rows = self.length, len(self.tokens)
+        matches = self.match[:, :t]
+        if self.aligned and positions is not None:
+            matches = np.where(self.positions[:, :t] == np.asarray(positions)[:, None], matches, 0)
+        k = matches.max(1) if t else np.zeros(rows, dtype=np.int64)
+        distributions = np.zeros((rows, self.vocab_size))
+        chosen = (matches >= k[:, None]) & (k[:, None] > 0)
+        r, j = np.nonzero(chosen)
+        np.add.at(distributions, (r, self.tokens[r, j]), 1.0)
+        totals = distributions.sum(1, keepdims=True)
+        return k, np.divide(distributions, totals, out=distributions, where=totals > 0)
+
+    def reorder(self, indices):
+        self.tokens, self.positions, self.match = self.tokens[indices], self.positions[indices], self.match[indices]
+
+
+class BatchEcho(_Grown):
+    """The bar echo of every melody of a batch: the token that started at each step, and how many
+    tokens each lag has matched."""
+
+    def __init__(self, rows, steps_per_bar, bar_offset, origin):
+        self.bar, self.offset, self.origin = steps_per_bar, bar_offset, origin  # origin: the first step kept
+        self.fixed = np.array([lag * steps_per_bar for lag in LAG_BARS], dtype=np.int64)
+        self.at = np.full((rows, 256), -1, dtype=np.int64)
+        self.runs = np.zeros((rows, LAGS), dtype=np.int64)
+        self.first_bar = None
+        self._cache = None  # (onsets, what the lags found there) of the last proposals
+
+    def _earlier(self, onsets):
+        """The token that started one lag before each onset, ``[rows, LAGS]`` (-1: none): the fixed
+        lags, then back to the first bar (none before there is a melody)."""
+        if self._cache is not None and np.array_equal(self._cache[0], onsets):
+            return self._cache[1]  # asked for the proposals at these onsets, now adding tokens there
+        rows = len(onsets)
+        lags = np.empty((rows, LAGS), dtype=np.int64)
+        lags[:, :-1] = self.fixed
+        lags[:, -1] = (onsets - self.first_bar) // self.bar * self.bar if self.first_bar is not None else 0
+        where = onsets[:, None] - lags - self.origin
+        valid = (lags > 0) & (where >= 0) & (where < self.at.shape[1])
+        found = np.where(valid, self.at[np.arange(rows)[:, None], np.where(valid, where, 0)], -1)
+        self._cache = (onsets.copy(), found)
+        return found
+
+    def proposals(self, onsets):
+        """``(categories, tokens)``, each ``[rows, LAGS]``: what each lag proposes (token -1: nothing)."""
+        onsets = np.asarray(onsets, dtype=np.int64)
+        tokens = self._earlier(onsets)
+        buckets = np.searchsorted(RUN_BUCKETS, self.runs, side="right") - 1
+        bar_start = ((onsets - self.offset) % self.bar == 0).astype(np.int64)
+        categories = (np.arange(LAGS)[None] * len(RUN_BUCKETS) + buckets) * 2 + bar_start[:, None]
+        return categories, tokens
+
+    def add(self, tokens, onsets):
+        onsets, tokens = np.asarray(onsets, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
+        if self.first_bar is None:
+            self.first_bar = int(onsets[0] - (onsets[0] - self.offset) % self.bar)
+        earlier = self._earlier(onsets)
+        self.runs = np.where((earlier == tokens[:, None]) & (earlier >= 0), self.runs + 1, 0)
+        self._grow(int(onsets.max()) - self.origin + 1, "at")
+        self.at[np.arange(len(onsets)), onsets - self.origin] = tokens
+        self._cache = None
+
+    def mix_into(self, probs, onsets, weights):
+        """``probs`` ``[rows, vocab]`` with each melody's proposals mixed in (in place), as ``echo.mix_into``."""
+        categories, tokens = self.proposals(onsets)
+        w = np.where(tokens >= 0, np.asarray(weights)[categories], 0.0)
+        total = w.sum(1, keepdims=True)
+        w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
+        probs *= 1 - w.sum(1, keepdims=True)
+        r, lag = np.nonzero(tokens >= 0)
+        np.add.at(probs, (r, tokens[r, lag]), w[r, lag])
+        return probs
+
+    def reorder(self, indices):
+        self.at, self.runs, self._cache = self.at[indices], self.runs[indices], None
