@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pretty_midi
 
 from . import plots
@@ -34,6 +35,8 @@ from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use
     seed_from_pitches,
     seed_part,
     undo_seed,
+    usable_seed,
+    with_problem,
     with_seed,
 )
 from .settings import LIMITS, Settings, flag, number
@@ -43,6 +46,7 @@ from .uploads import UploadReader
 MAX_LENGTH_NOTES = LIMITS["length"].high
 MAX_VARIATIONS = LIMITS["variations"].high
 MAX_AUDIO_SECONDS = 600
+NOTE_SAMPLE_SECONDS = 0.9  # each of the grid's note samples
 
 
 def instrument_name(program):
@@ -59,6 +63,8 @@ class Variation:
     midi_path: Path
     histogram_path: Path
     shared_run: tuple = (0, None, None)  # longest run of notes shared with a training song, which song, window
+    wav_path: Path = None  # the same audio as WAV
+    continuation_midi_path: Path = None  # the continuation alone
 
 
 @dataclass
@@ -168,6 +174,23 @@ class Playground:
         self.renderer(0).render_audio(melody_to_midi([(2 * i, 2, p) for i, p in enumerate(pitches)],
                                                      tempo=Settings.tempo_bpm))
 
+    def note_samples(self):
+        """The folder of one short WAV per pitch of the drawing grid (``p60.wav`` ...), rendered once by
+        FluidSynth with the first soundfont: the page plays them itself when a note is drawn, with
+        no round trip to the server."""
+        folder = self.storage.static / "notes"
+        if not (folder / f"p{HIGHEST_PITCH}.wav").exists():
+            folder.mkdir(exist_ok=True)
+            renderer = self.renderer(0)
+            for pitch in range(LOWEST_PITCH, HIGHEST_PITCH + 1):
+                audio = renderer.render_audio(melody_to_midi([(0, 3, pitch)], tempo=Settings.tempo_bpm))
+                audio = audio[: int(NOTE_SAMPLE_SECONDS * renderer.sample_rate_hz)]
+                fade = min(len(audio), int(0.05 * renderer.sample_rate_hz))  # no click at the cut
+                if fade:
+                    audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=audio.dtype)
+                encode_audio(audio, renderer.sample_rate_hz, folder / f"p{pitch}.wav")
+        return folder
+
     def clean_old_files(self, max_age_seconds=FILE_LIFETIME_SECONDS):
         """Delete result and upload files older than ``max_age_seconds``."""
         self.storage.make_room(0, max_age_seconds)
@@ -228,7 +251,15 @@ class Playground:
         folder = self._folder("result-")
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
         writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz) for stem in stems]
-        mixes = [AudioMix(renderer, writer.write, MAX_AUDIO_SECONDS) for writer in writers]
+        pieces = [[] for _ in stems]  # the audio also kept for its WAV file
+
+        def sink(writer, kept):
+            def write(samples):
+                kept.append(samples)
+                writer.write(samples)
+            return write
+
+        mixes = [AudioMix(renderer, sink(writer, kept), MAX_AUDIO_SECONDS) for writer, kept in zip(writers, pieces)]
 
         def play(mix, note):
             onset, steps, pitch = note
@@ -260,7 +291,10 @@ class Playground:
                 mix.close()
             for row, stem in enumerate(stems):  # while the encoders finish
                 continuation = continuations[row]
-                result.variations.append(self._files(seed, continuation, probs[row], stem, settings, model, key))
+                variation = self._files(seed, continuation, probs[row], stem, settings, model, key)
+                variation.wav_path = encode_audio(np.concatenate(pieces[row]) if pieces[row] else np.zeros(1),
+                                                  renderer.sample_rate_hz, stem.with_suffix(".wav"))
+                result.variations.append(variation)
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
                 writer.close()
@@ -279,8 +313,13 @@ class Playground:
                               start_step=origin)
         seed_end = (seed.end_step - origin) * step_seconds(settings.tempo_bpm)
         write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
+        alone = stem.with_name(stem.name + "-continuation.mid")
+        first = continuation.notes[0][0] if continuation.notes else seed.end_step
+        write_midi(melody_to_midi(out, tempo=settings.tempo_bpm, program=settings.program, key=key,
+                                  start_step=first - seed.bar_position(first)), alone, [])
         variation = Variation(out, continuation, stem.with_suffix(".mp3"), stem.with_suffix(".png"),
-                              stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches))
+                              stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches),
+                              continuation_midi_path=alone)
         low, high = config.lowest_pitch - shift, config.highest_pitch - shift
         plots.save_piano_roll(variation.roll_path, seed_out, out, probs if settings.show_probabilities else None,
                               low=low, high=high, steps_per_bar=seed.steps_per_bar, bar_offset=seed.bar_offset,

@@ -103,21 +103,35 @@ def continue_from(seed, continuation, config=CLASSIC):
 
 
 def new_session(seed):
-    """A browser session's state: the current seed, the seeds before it (for Undo) and the last results."""
-    return {"seed": seed, "history": [], "results": []}
+    """A browser session's state: the current seed, the seeds before it (for Undo), the last results,
+    and ``problem``: why the seed being edited cannot be used (an empty grid, a typing mistake), or None."""
+    return {"seed": seed, "history": [], "results": [], "problem": None}
+
+
+def with_problem(session, problem):
+    """The session with the seed being edited unusable, and why: Generate says so instead of
+    continuing an older seed."""
+    return dict(session, problem=problem)
+
+
+def usable_seed(session):
+    """The session's current seed; raises ``SeedError`` when the seed being edited cannot be used."""
+    if session.get("problem"):
+        raise SeedError(session["problem"])
+    return session["seed"]
 
 
 def with_seed(session, seed, live=False):
     """The session with a new current seed; the old one goes on the Undo stack, unless ``live``
     edits (drawing, typing) replace a seed from the same place, so Undo skips every keystroke."""
     if live and session["seed"].source == seed.source:
-        return dict(session, seed=seed)
+        return dict(session, seed=seed, problem=None)
     history = (session["history"] + [session["seed"]])[-MAX_UNDO:]
-    return dict(session, seed=seed, history=history)
+    return dict(session, seed=seed, history=history, problem=None)
 
 
 def undo_seed(session):
     """The session with its previous seed back; raises ``SeedError`` when there is none."""
     if not session["history"]:
         raise SeedError("Nothing to undo: this is the first seed of this session.")
-    return dict(session, seed=session["history"][-1], history=session["history"][:-1])
+    return dict(session, seed=session["history"][-1], history=session["history"][:-1], problem=None)

@@ -56,6 +56,8 @@ class Storage:
         self.root = Path(tempfile.mkdtemp(dir=base, prefix=f"{os.getpid()}-")).resolve()
         self.results = self.root / "results"
         self.results.mkdir()
+        self.static = self.root / "static"  # files made once per server (the grid's note samples): kept
+        self.static.mkdir()
         self.max_bytes = int(max_bytes)
         self._lock = threading.Lock()
 
@@ -69,7 +71,7 @@ class Storage:
         found = []
         for folder in (self.root, self.results):
             for entry in folder.iterdir():
-                if entry == self.results:
+                if entry in (self.results, self.static):
                     continue
                 try:
                     found.append((entry.stat().st_mtime, _size(entry), entry))

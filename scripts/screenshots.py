@@ -1,5 +1,6 @@
 """Refresh the README's screenshots of the playground (`make screenshots`): starts `python app.py`,
-draws a seed in Debian's Chromium, generates, and saves docs/playground.png."""
+draws a seed in Debian's Chromium, pins a note, generates, and saves docs/playground.png (desktop) and
+docs/playground-phone.png (a phone's screen)."""
 import sys
 import tempfile
 from pathlib import Path
@@ -20,21 +21,30 @@ def main():
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1300})
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.goto(url)
                 page.wait_for_selector("#grid .pr-cell", timeout=60_000)
                 page.locator('#grid [data-action="clear"]').click()
                 for step, pitch in DRAWN:
                     page.locator(f'#grid .pr-cell[data-step="{step}"][data-pitch="{pitch}"]').click()
+                page.locator('#grid [data-action="pin"]').click()
+                page.locator('#grid .pr-cell[data-step="21"][data-pitch="72"]').click()
+                page.get_by_text("Steer: pins, scale, loop, copy cap").click()
                 page.locator("#generate").click()
                 expect(page.locator("#roll-1 img")).to_be_visible(timeout=60_000)
                 page.wait_for_timeout(1000)
                 DOCS.mkdir(exist_ok=True)
                 page.screenshot(path=str(DOCS / "playground.png"), full_page=True)
+                phone = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+                small = phone.new_page()
+                small.goto(url)
+                small.wait_for_selector("#grid .pr-cell", timeout=60_000)
+                small.wait_for_timeout(1000)
+                small.screenshot(path=str(DOCS / "playground-phone.png"))
                 browser.close()
         finally:
             stop_app(process)
-    print(f"wrote {DOCS / 'playground.png'}")
+    print(f"wrote {DOCS / 'playground.png'} and {DOCS / 'playground-phone.png'}")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def test_nan_sent_as_raw_json_is_named(app_url):
     import httpx
 
     url = app_url + "gradio_api/call/generate"
-    data = [None, "C4 D4", float("nan"), 4, 1, None, None, None, None, 0, True, 0, 64, 0.5]
+    data = [None, "C4 D4", float("nan"), 4, 1, None, None, None, None, 0, True, 0, 64, 0.5, "", None, False, None, 1.0]
     event = httpx.post(url, content=json.dumps({"data": data}), headers={"content-type": "application/json"},
                        timeout=30).json()["event_id"]
     assert "Temperature must be a number from 0 to 2, got nan" in httpx.get(f"{url}/{event}", timeout=60).text

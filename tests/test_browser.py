@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-from midi_factory import POKEMON_DIR, pitches_in, timed_notes_in, write_melody
+from midi_factory import POKEMON_DIR, pitches_in, timed_notes_in, write_melody, write_notes
 from playwright.sync_api import expect, sync_playwright
 
 import melody
@@ -102,10 +102,25 @@ def test_draw_generate_hear_and_see(page, tmp_path):
     expect(page.locator("#seed-text")).to_contain_text(f"{len(DRAWN)} notes from the grid", timeout=30_000)
 
 
-def test_hear_the_drawn_seed(page):
+def test_hear_the_seed_whatever_its_source(page):
     page.locator("#hear-seed").click()
     wait_until(lambda: audio_duration(page, "seed-audio") > 0)
     assert abs(audio_duration(page, "seed-audio") - (15 * 0.25 + 1.0)) < 0.15  # Ode to Joy: 15 eighth notes
+    page.get_by_role("tab", name="Type notes").click()
+    page.locator("#notes textarea").fill("C4/2 E4/2 G4/1")  # typed, with its own lengths: 2 + 2 + 4 beats
+    page.locator("#use-notes").click()
+    expect(page.locator("#seed-text")).to_contain_text("3 notes", timeout=30_000)
+    page.locator("#hear-seed").click()
+    wait_until(lambda: abs(audio_duration(page, "seed-audio") - (8 * 0.5 + 1.0)) < 0.15)
+
+
+def test_a_note_sounds_as_it_is_drawn(page):
+    wait_until(lambda: page.evaluate("() => performance.getEntriesByType('resource')"
+                                     ".filter(e => e.name.endsWith('.wav')).length") >= 37, 30)
+    cell(page, 30, 67).click()
+    expect(page.locator("#grid [data-sound-ms]")).to_have_count(1, timeout=10_000)
+    latency = float(page.locator("#grid [data-sound-ms]").get_attribute("data-sound-ms"))
+    assert 0 <= latency < 100  # bench/page.py measures it properly
 
 
 def test_a_bad_upload_shows_a_message_and_the_page_goes_on(page, tmp_path):
@@ -181,3 +196,190 @@ def test_steer_with_a_pin_drawn_after_the_seed_a_scale_and_a_loop(page, tmp_path
     continuation = notes[15:31]
     assert continuation[5] == 67 and continuation[10] == 72
     assert {p % 12 for p in continuation} <= {0, 2, 4, 5, 7, 9, 11}  # Ode to Joy is in C major
+
+
+# --- The page as its users meet it (issue 12) ---
+
+def no_error_badges(page):
+    """Gradio marks the outputs of a failed event with red "Error" badges."""
+    return page.get_by_text("Error", exact=True).count() == 0
+
+
+def test_clear_then_generate_says_the_grid_is_empty_instead_of_continuing_the_old_seed(page):
+    page.locator('#grid [data-action="clear"]').click()
+    expect(page.locator("#seed-text")).to_contain_text("the grid is empty", timeout=30_000)
+    page.locator("#generate").click()
+    expect(page.locator("#generate-message")).to_contain_text("The grid is empty", timeout=30_000)
+    assert page.locator("#summary textarea").input_value() == ""
+    assert no_error_badges(page)
+
+
+def test_a_bad_upload_is_said_beside_it_and_leaves_the_seed_and_the_box_clean(page, tmp_path):
+    bad = tmp_path / "not-midi.mid"
+    bad.write_text("These are my notes: C D E F G")
+    page.get_by_role("tab", name="Upload MIDI").click()
+    page.locator("#upload input[type=file]").set_input_files(str(bad))
+    expect(page.locator("#upload-info")).to_contain_text("is not a MIDI file", timeout=30_000)
+    expect(page.locator("#upload")).not_to_contain_text("not-midi.mid", timeout=30_000)  # the bad file is gone
+    expect(page.locator("#seed-roll img")).to_be_visible()  # the seed and its roll stay
+    expect(page.locator("#seed-text")).to_contain_text("E4 E4 F4 G4")
+    assert no_error_badges(page)
+
+
+def test_a_typing_mistake_is_said_beside_the_text_and_generate_does_not_use_another_seed(page):
+    page.get_by_role("tab", name="Type notes").click()
+    page.locator("#notes textarea").fill("C4 D4 zzz")
+    expect(page.locator("#notes-message")).to_contain_text("'zzz' is not a note", timeout=30_000)
+    page.locator("#generate").click()
+    expect(page.locator("#generate-message")).to_contain_text("typed notes have a mistake", timeout=30_000)
+    assert page.locator("#summary textarea").input_value() == ""
+    page.locator("#notes textarea").fill("C2 D4 Bb4")  # fixed: the changes made to it are said
+    expect(page.locator("#notes-message")).to_contain_text("moved by octaves", timeout=30_000)
+    expect(page.locator("#notes-message")).to_contain_text("flats are written as sharps")
+    page.locator("#generate").click()
+    expect(page.locator("#summary textarea")).to_have_value(re.compile(r"^1 variation of"), timeout=60_000)
+    expect(page.locator("#generate-message")).to_have_text("")
+    assert no_error_badges(page)
+
+
+def test_undo_is_off_until_there_is_something_to_undo_and_continue_first_asks_for_a_result(page):
+    expect(page.locator("#undo-seed")).to_be_disabled()
+    page.locator("#continue-1").click()
+    expect(page.locator("#seed-message")).to_contain_text("Generate first", timeout=30_000)
+    page.get_by_role("tab", name="Type notes").click()
+    page.locator("#notes textarea").fill("C4 E4 G4")
+    page.locator("#use-notes").click()
+    expect(page.locator("#undo-seed")).to_be_enabled(timeout=30_000)
+    page.locator("#undo-seed").click()
+    expect(page.locator("#seed-text")).to_contain_text("E4 E4 F4 G4", timeout=30_000)
+    expect(page.locator("#undo-seed")).to_be_disabled()
+    assert no_error_badges(page)
+
+
+def test_an_upload_plays_at_its_own_tempo_and_its_part_follows_start_and_number(page, tmp_path):
+    song = write_notes(tmp_path / "fast.mid", [(60 + i % 12, i * 0.5, 0.5) for i in range(80)], tempo=180.0)
+    page.get_by_role("tab", name="Upload MIDI").click()
+    page.locator("#upload input[type=file]").set_input_files(str(song))
+    expect(page.locator("#seed-text")).to_contain_text("fast.mid", timeout=30_000)
+    page.get_by_text("Advanced").click()
+    tempo = page.get_by_label("Tempo (BPM)", exact=False).locator("xpath=ancestor::*[contains(@class,'block')][1]")
+    expect(tempo.locator("input[type=number]")).to_have_value("180")
+    start = page.locator("#seed-start input")
+    start.fill("8")
+    start.press("Enter")
+    expect(page.locator("#seed-text")).to_contain_text("(notes 8-71)", timeout=30_000)
+    start.fill("-5")
+    start.press("Enter")
+    expect(page.locator("#upload-info")).to_contain_text("Start at note must be", timeout=30_000)
+    expect(page.locator("#seed-text")).to_contain_text("(notes 8-71)")
+    assert no_error_badges(page)
+
+
+def test_model_and_sound_sit_in_their_panel_and_the_sound_line_follows_the_soundfont(page):
+    page.get_by_text("Model and sound").click()
+    status = page.locator("#sound-status")
+    before = status.inner_text()
+    page.locator("#soundfont input").click()
+    options = page.get_by_role("option")
+    if options.count() < 2:
+        pytest.skip("only one soundfont here")
+    other = options.nth(1).inner_text()
+    options.nth(1).click()
+    expect(status).to_contain_text(other.split(" ")[0].split(".")[0], timeout=30_000)
+    assert before.split(" with ")[-1] not in status.inner_text()
+
+
+def test_downloads_hold_the_continuation_alone_and_a_wav(page, tmp_path):
+    page.locator("#generate").click()
+    links = page.locator("#downloads-1 a")
+    expect(links).to_have_count(2, timeout=60_000)
+    names = [links.nth(i).get_attribute("href") for i in range(2)]
+    assert any(n.endswith("-continuation.mid") for n in names) and any(n.endswith(".wav") for n in names)
+    alone = next(n for n in names if n.endswith(".mid"))
+    path = tmp_path / "alone.mid"
+    path.write_bytes(page.request.get(alone).body())
+    assert len(pitches_in(path)) == 64  # the continuation, without the 15-note seed
+
+
+def test_the_first_result_comes_into_view_and_plays(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-1") > 0)
+    wait_until(lambda: page.evaluate("() => { const b = document.getElementById('audio-1').getBoundingClientRect();"
+                                     " return b.top >= 0 && b.bottom <= window.innerHeight; }"), 30)
+    wait_until(lambda: page.locator("#audio-1 audio").evaluate_all("els => els.some(e => !e.paused)"), 30)
+    page.locator("#continue-1").click()  # Continue shows the new seed where the user looks
+    expect(page.locator("#seed-text")).to_contain_text("79 notes", timeout=30_000)
+    wait_until(lambda: page.evaluate("() => { const b = document.getElementById('seed-roll').getBoundingClientRect();"
+                                     " return b.top >= 0 && b.top < window.innerHeight; }"), 30)
+    context.close()
+
+
+def touch(page, step, pitch, kind):
+    """A touch pointer event on a grid cell (Playwright's touchscreen only taps)."""
+    page.evaluate("""([step, pitch, kind]) => {
+        const cell = document.querySelector(`#grid .pr-cell[data-step="${step}"][data-pitch="${pitch}"]`);
+        const box = cell.getBoundingClientRect();
+        const where = {clientX: box.x + box.width / 2, clientY: box.y + box.height / 2};
+        cell.dispatchEvent(new PointerEvent(kind, {bubbles: true, pointerType: 'touch', pointerId: 7, isPrimary: true,
+                                                   button: 0, ...where}));
+    }""", [step, pitch, kind])
+
+
+def test_on_a_phone_a_finger_scrolls_the_grid_and_draws_only_in_drawing_mode(browser, app_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    box = page.locator("#grid .pr-scroll").bounding_box()
+    assert box["height"] <= 320  # the grid scrolls inside itself, not the page under a finger
+    for kind in ("pointerdown", "pointerup"):  # a swipe starting on a cell
+        touch(page, 3, 77, kind)
+    page.wait_for_timeout(500)
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(15)
+    expect(cell(page, 3, 77)).not_to_have_class(re.compile(r"\bon\b"))
+    page.locator('#grid [data-action="draw"]').click()
+    for kind in ("pointerdown", "pointerup"):
+        touch(page, 20, 77, kind)
+    expect(cell(page, 20, 77)).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    generate = page.locator("#generate").bounding_box()
+    assert generate["y"] < 2 * 844 + page.evaluate("() => window.scrollY")  # within two screens of the top
+    context.close()
+
+
+CONTRAST = """(el) => {
+  const rgb = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                       return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  let back = el, bg = 'rgba(0, 0, 0, 0)';
+  while (back && (bg = getComputedStyle(back).backgroundColor) && (bg === 'transparent' || bg.endsWith(', 0)'))) back = back.parentElement;
+  if (!back) bg = 'rgb(255, 255, 255)';
+  const [a, b] = [lum(getComputedStyle(el).color), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+def test_the_grid_works_from_the_keyboard_and_the_page_reads_well(page):
+    grid = page.locator("#grid .pr-grid")
+    expect(grid).to_have_attribute("role", "grid")
+    page.locator('#grid [data-action="clear"]').click()
+    grid.focus()
+    for key in ["ArrowRight", "ArrowRight", "ArrowUp", "ArrowUp", "Enter", "ArrowRight", "ArrowDown", " "]:
+        page.keyboard.press(key)
+    expect(cell(page, 2, 62)).to_have_class(re.compile(r"\bon\b"), timeout=10_000)  # D4 at step 3
+    expect(cell(page, 3, 61)).to_have_class(re.compile(r"\bon\b"), timeout=10_000)  # C#4 at step 4
+    expect(cell(page, 3, 61)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#seed-text")).to_contain_text("2 notes from the grid", timeout=30_000)
+    page.keyboard.press(" ")  # the cursor stays where it was: Space removes the note again
+    expect(cell(page, 3, 61)).not_to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    assert page.locator("#seed-roll img").get_attribute("alt").startswith("Piano roll of the seed")
+    page.locator("#generate").click()
+    expect(page.locator("#roll-1 img")).to_have_attribute("alt", re.compile("Piano roll of variation 1"), timeout=60_000)
+    for selector in ["#generate", "#grid .pr-info", "#seed-text p", "[data-testid='block-info']", "div.info, span.info"]:
+        seen = [e for e in page.locator(selector).all()[:4] if e.is_visible()]
+        assert seen or selector == "div.info, span.info", selector
+        for element in seen:
+            assert element.evaluate(CONTRAST) >= 4.5, (selector, element.evaluate(CONTRAST))

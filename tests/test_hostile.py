@@ -95,3 +95,17 @@ def test_fuzzed_midi_bytes_give_a_melody_or_a_midi_error(data):
         return
     melody = melody_from_pretty_midi(midi)
     assert all(54 <= p <= 90 for p in melody.pitches)
+
+
+def test_a_file_with_more_than_32767_tracks_is_read_not_called_trackless(tmp_path):
+    """mido reads the header's track count as a signed 16-bit number: 40,000 tracks would read as none."""
+    import struct
+
+    melody_track = midi_bytes(MELODY)  # one track with a tune, then 39,999 empty ones
+    header, first = melody_track[:14], melody_track[14:]
+    empty = b"MTrk" + struct.pack(">I", 4) + b"\x00\xff\x2f\x00"
+    data = header[:10] + struct.pack(">H", 40_000) + header[12:] + first + empty * 39_999
+    path = tmp_path / "forty-thousand-tracks.mid"
+    path.write_bytes(data)
+    song = encode_midi(path)
+    assert list(song.original_pitches())[: len(MELODY)] == list(MELODY)

@@ -47,6 +47,14 @@ def test_seed_end_label_stays_inside_the_roll_clear_of_the_key():
     fig = piano_roll_figure([(i, 1, 60) for i in range(32)], [(32 + i, 1, 62) for i in range(32)])
     label = next(t for t in fig.axes[0].texts if "seed ends" in t.get_text())
     assert label.get_position()[1] < 60  # near the bottom of the roll, not above it by the key
+    for seed_length in (8, 32, 60):  # a short, a half and a long seed: the label never meets the key
+        fig = piano_roll_figure([(i, 1, 60) for i in range(seed_length)], [(64 + i, 1, 62) for i in range(64)])
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        label = next(t for t in fig.axes[0].texts if "seed ends" in t.get_text())
+        key = fig.axes[0]._right_title
+        assert "seed: blue" in key.get_text()
+        assert not label.get_window_extent(renderer).overlaps(key.get_window_extent(renderer))
 
 
 def test_pitch_class_histogram_shares():

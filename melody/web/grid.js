@@ -31,6 +31,33 @@ watch('value', () => {
   if (!same(now, last)) { pushHistory(last); last = now; }
 });
 
+// ---- sound under your fingers: every pitch's sample, played by the browser itself -----------
+let audio = null;
+const buffers = {};
+function loadSamples() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (audio || !props.samples || !Context) return;
+  audio = new Context({ latencyHint: 'interactive' });
+  for (let p = props.low; p <= props.high; p++) {
+    fetch(`${props.samples}/p${p}.wav`).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(r.status)))
+      .then((data) => audio.decodeAudioData(data)).then((buffer) => { buffers[p] = buffer; }).catch(() => {});
+  }
+}
+function sound(pitch, since) {
+  if (!audio) return;
+  if (audio.state === 'suspended') audio.resume();
+  const buffer = buffers[pitch];
+  if (!buffer) return;
+  const source = audio.createBufferSource();
+  source.buffer = buffer;
+  source.connect(audio.destination);
+  source.start();
+  // How long from the click to the sound leaving for the speakers, for bench/page.py.
+  const latency = performance.now() - since + 1000 * (audio.baseLatency || 0);
+  element.dataset.soundMs = latency.toFixed(2);
+}
+loadSamples();
+
 // ---- drawing: pointer events (mouse, pen, touch) -----------------------
 let stroke = null;
 const cellFrom = (node) => (node && node.closest ? node.closest('.pr-cell') : null);
@@ -50,6 +77,8 @@ const pinning = () => element.classList.contains('pin-mode');
 element.addEventListener('pointerdown', (e) => {
   const cell = cellFrom(e.target);
   if (!cell || (e.pointerType === 'mouse' && e.button !== 0)) return;
+  // On a touch screen a finger scrolls the page and the grid; it draws only in drawing mode.
+  if (e.pointerType === 'touch' && !element.classList.contains('draw-mode')) return;
   e.preventDefault();
   try { cell.releasePointerCapture(e.pointerId); } catch (err) {}
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
@@ -58,6 +87,7 @@ element.addEventListener('pointerdown', (e) => {
   const hit = here === pitch || (isPin(here) && here.pin === pitch);
   stroke = { id: e.pointerId, before, work: before.slice(),
              mode: hit ? 'erase' : pinning() ? 'pin' : 'draw', step, pitch };
+  if (stroke.mode === 'draw') sound(pitch, e.timeStamp);
   apply(step, pitch);
   commit(stroke.work);
 });
@@ -76,6 +106,7 @@ window.addEventListener('pointermove', (e) => {
       apply(s, Math.round(stroke.pitch + t * (pitch - stroke.pitch)));
     }
   }
+  if (stroke.mode === 'draw' && pitch !== stroke.pitch) sound(pitch, e.timeStamp);
   apply(step, pitch);
   stroke.step = step; stroke.pitch = pitch;
   commit(stroke.work);
@@ -99,8 +130,82 @@ element.addEventListener('click', (e) => {
     commit([]);
   } else if (b.dataset.action === 'undo' && history.length) {
     commit(history.pop());
+  } else if (b.dataset.action === 'draw') {
+    element.classList.toggle('draw-mode');
+    b.setAttribute('aria-pressed', String(element.classList.contains('draw-mode')));
   } else if (b.dataset.action === 'pin') {
     element.classList.toggle('pin-mode');
     b.setAttribute('aria-pressed', String(pinning()));
   }
+});
+
+// ---- keyboard: a cursor moved by the arrow keys; Enter/Space toggle a note, P a pin ----------
+const cursor = { step: 0, pitch: 60 };
+let hadFocus = false;
+function showCursor() {
+  element.querySelectorAll('.pr-cell.cursor').forEach((c) => c.classList.remove('cursor'));
+  const c = element.querySelector(`.pr-cell[data-step="${cursor.step}"][data-pitch="${cursor.pitch}"]`);
+  if (c) {
+    c.classList.add('cursor');
+    c.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }
+}
+function toggleAt(step, pitch, pin) {
+  const before = asArr(props.value);
+  const work = before.slice();
+  while (work.length <= step) work.push(null);
+  const here = work[step];
+  const hit = here === pitch || (isPin(here) && here.pin === pitch);
+  work[step] = hit ? null : pin ? { pin: pitch } : pitch;
+  if (!hit && !pin) sound(pitch, performance.now());
+  pushHistory(norm(before));
+  commit(work);
+}
+element.addEventListener('keydown', (e) => {
+  if (!e.target.classList || !e.target.classList.contains('pr-grid')) return;
+  const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+  if (moves[e.key]) {
+    const [ds, dp] = moves[e.key];
+    cursor.step = Math.max(0, Math.min(props.steps - 1, cursor.step + ds));
+    cursor.pitch = Math.max(props.low, Math.min(props.high, cursor.pitch + dp));
+    showCursor();
+  } else if (e.key === 'Enter' || e.key === ' ') {
+    toggleAt(cursor.step, cursor.pitch, pinning());
+  } else if (e.key === 'p' || e.key === 'P') {
+    toggleAt(cursor.step, cursor.pitch, true);
+  } else {
+    return;
+  }
+  e.preventDefault();
+  hadFocus = true;
+});
+element.addEventListener('focusin', (e) => { if (e.target.classList && e.target.classList.contains('pr-grid')) showCursor(); });
+// The grid is drawn again when its value changes: keep where it was scrolled to (at first: its
+// notes, or middle C, in view), the cursor, and the focus when it had it.
+let scrolled = null;
+element.addEventListener('scroll', (e) => {
+  if (e.target.classList && e.target.classList.contains('pr-scroll')) scrolled = [e.target.scrollLeft, e.target.scrollTop];
+}, true);
+function keepScroll() {
+  const box = element.querySelector('.pr-scroll');
+  if (!box) return;
+  if (scrolled) {
+    [box.scrollLeft, box.scrollTop] = scrolled;
+  } else if (box.scrollHeight > box.clientHeight) {
+    const target = element.querySelector('.pr-cell.on') || element.querySelector('.pr-row[data-pitch="60"]');
+    if (target) box.scrollTop = Math.max(0, target.offsetTop - box.clientHeight / 2);
+  }
+}
+keepScroll();
+new MutationObserver(() => {
+  keepScroll();
+  if (!element.querySelector('.pr-cell.cursor') && hadFocus) {
+    const grid = element.querySelector('.pr-grid');
+    if (grid && document.activeElement !== grid) grid.focus({ preventScroll: true });
+    showCursor();
+  }
+}).observe(element, { childList: true, subtree: true });
+element.addEventListener('focusout', (e) => {
+  if (e.relatedTarget && element.contains(e.relatedTarget)) return;
+  if (e.target.classList && e.target.classList.contains('pr-grid') && e.relatedTarget) hadFocus = false;
 });

@@ -14,9 +14,10 @@ HERE = Path(__file__).resolve().parent
 GRID_STEPS = 64
 
 
-def piano_grid(value=None, steps=GRID_STEPS, **kwargs):
+def piano_grid(value=None, steps=GRID_STEPS, samples="", **kwargs):
     """A ``gr.HTML`` piano-roll grid: 37 rows (MIDI 54..90, C rows marked), ``steps`` columns,
-    click or drag to draw one note per step, click a note to remove it, Undo and Clear buttons."""
+    click or drag to draw one note per step, click a note to remove it, Undo and Clear buttons.
+    ``samples`` is the address of a folder of ``p<pitch>.wav`` files: a note sounds as it is drawn."""
     return gr.HTML(
         value=list(value or []),
         html_template=(HERE / "grid.html").read_text(),
@@ -26,6 +27,7 @@ def piano_grid(value=None, steps=GRID_STEPS, **kwargs):
         low=LOWEST_PITCH,
         high=HIGHEST_PITCH,
         steps=steps,
+        samples=samples,
         **kwargs,
     )
 

@@ -9,6 +9,7 @@ import atexit
 import functools
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ import gradio as gr
 from .. import __version__, server
 from .. import playground as pg
 from ..errors import MelodyError
+from ..notes import note_name, parse_timed_notes
 from ..settings import BETA_SUGGESTED, LIMITS
 from ..storage import Storage
 from .grid import piano_grid
@@ -98,13 +100,21 @@ def slider(name, label=None, **kwargs):
 def model_panel(playground):
     checkpoints = playground.checkpoint_choices()
     fonts = [(f.label, i) for i, f in enumerate(playground.soundfonts)] or [("built-in synth", 0)]
-    with gr.Row():
-        checkpoint = gr.Dropdown(checkpoints, value=playground.default_checkpoint().name, label="Model checkpoint",
-                                 scale=3, elem_id="checkpoint")
-        soundfont = gr.Dropdown(fonts, value=0, label="Soundfont", scale=2, elem_id="soundfont")
-    gr.Markdown(f"Sound: {playground.renderer(0).describe()}.", elem_id="sound-status")
+    with gr.Accordion("Model and sound", open=False, elem_id="model-and-sound"):
+        with gr.Row():
+            checkpoint = gr.Dropdown(checkpoints, value=playground.default_checkpoint().name,
+                                     label="Model checkpoint", scale=3, elem_id="checkpoint")
+            soundfont = gr.Dropdown(fonts, value=0, label="Soundfont", scale=2, elem_id="soundfont")
+        status = gr.Markdown(sound_status(playground, 0), elem_id="sound-status")
+    soundfont.change(user_errors(functools.partial(sound_status, playground)), soundfont, status,
+                     api_visibility="private")
     warnings = gr.Markdown(checkpoint_warnings(playground), elem_id="checkpoint-warnings")
     return checkpoint, soundfont, warnings
+
+
+def sound_status(playground, index):
+    """The "Sound:" line: the synthesizer and soundfont that play the results."""
+    return f"Sound: {playground.renderer(index).describe()}."
 
 
 def checkpoint_warnings(playground):
@@ -115,18 +125,17 @@ def checkpoint_warnings(playground):
 def seed_panel(playground, default_seed):
     with gr.Tabs():
         with gr.Tab("Draw", id="draw"):
-            grid = piano_grid(default_seed.original_pitches(), elem_id="grid")
-            hear = gr.Button("Hear the drawn seed", size="sm", elem_id="hear-seed")
-            seed_audio = gr.Audio(label="Seed alone", interactive=False, elem_id="seed-audio")
+            grid = piano_grid(default_seed.original_pitches(), elem_id="grid",
+                              samples=f"/gradio_api/file={playground.note_samples()}")
         with gr.Tab("Upload MIDI", id="upload"):
             upload = gr.File(label="A .mid or .midi file", file_types=[".mid", ".midi"], elem_id="upload")
             upload_info = gr.Markdown(elem_id="upload-info")
             with gr.Row():
                 start = LIMITS["seed_start"]
                 count = LIMITS["seed_count"]
-                seed_start = gr.Number(start.default, label=start.what, precision=0, minimum=start.low)
-                seed_count = gr.Number(count.default, label=count.what, precision=0, minimum=count.low,
-                                       maximum=count.high)
+                # no minimum/maximum here: melody.settings checks them and names the field
+                seed_start = gr.Number(start.default, label=start.what, precision=0, elem_id="seed-start")
+                seed_count = gr.Number(count.default, label=count.what, precision=0, elem_id="seed-count")
                 use_part = gr.Button("Use this part as the seed")
         with gr.Tab("Type notes", id="type"):
             notes = gr.Textbox(label="Notes", placeholder="C4 D4 E4 G4   or   C4/4 D4/8 E4/8 r/4 G4/2   or   60 62 64 67",
@@ -134,16 +143,22 @@ def seed_panel(playground, default_seed):
                                     "/8 eighth (the default), /16, /2, /1, a dot for dotted (/4.), *N for N sixteenths; "
                                     "r is a rest", elem_id="notes",
                                max_length=pg.MAX_SEED_NOTES * 16)
+            notes_message = gr.Markdown(elem_id="notes-message")
             use_notes = gr.Button("Use these notes", elem_id="use-notes")
             gr.Examples([[e[0]] for e in EXAMPLES], [notes], label="Examples (click one)",
                         example_labels=[e[1] for e in EXAMPLES], cache_examples=False)
     seed_text = gr.Markdown(f"**Seed:** {default_seed.describe()}", elem_id="seed-text")
     seed_roll = gr.Image(playground.seed_preview(default_seed), label="Seed", interactive=False,
                          elem_id="seed-roll", height=260)
-    undo = gr.Button("Undo seed", size="sm", elem_id="undo-seed")
+    seed_message = gr.Markdown(elem_id="seed-message")
+    with gr.Row():
+        hear = gr.Button("Hear the seed", size="sm", elem_id="hear-seed")
+        undo = gr.Button("Undo seed", size="sm", elem_id="undo-seed", interactive=False)
+    seed_audio = gr.Audio(label="The seed alone", interactive=False, elem_id="seed-audio")
     return dict(grid=grid, hear=hear, seed_audio=seed_audio, upload=upload, upload_info=upload_info,
                 seed_start=seed_start, seed_count=seed_count, use_part=use_part, notes=notes, use_notes=use_notes,
-                seed_text=seed_text, seed_roll=seed_roll, undo=undo)
+                notes_message=notes_message, seed_text=seed_text, seed_roll=seed_roll, undo=undo,
+                seed_message=seed_message)
 
 
 def settings_panel():
@@ -181,6 +196,8 @@ def settings_panel():
             c["max_copy"] = gr.Slider(0, 32, 0, step=1, label="Copy cap: at most N notes in a row from a training "
                                       "song (0 = off, else 8 or more)", elem_id="max-copy")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
+    c["message"] = gr.Markdown(elem_id="generate-message")
+    c["autoplay"] = gr.Checkbox(True, label="Play the first result as soon as it is ready", elem_id="autoplay")
     return c
 
 
@@ -189,74 +206,126 @@ def results_panel():
     outputs = []
     for number in range(1, pg.MAX_VARIATIONS + 1):
         with gr.Group(visible=number == 1) as group:
-            audio = gr.Audio(label=f"Variation {number}: seed then continuation", interactive=False,
+            audio = gr.Audio(label=f"Variation {number}: seed then continuation", interactive=False, autoplay=number == 1,
                              elem_id=f"audio-{number}")
             roll = gr.Image(label=f"Variation {number}: piano roll", interactive=False, elem_id=f"roll-{number}")
             with gr.Row():
-                histogram = gr.Image(label="Pitch classes", interactive=False, height=220)
+                histogram = gr.Image(label="Pitch classes", interactive=False, height=220, elem_id=f"histogram-{number}")
                 midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}")
+                more = gr.File(label="Also: the continuation alone (MIDI), and WAV", file_count="multiple",
+                               elem_id=f"downloads-{number}")
                 keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
-        outputs.append((group, audio, roll, histogram, midi, keep))
+        outputs.append((group, audio, roll, histogram, midi, more, keep))
     return summary, outputs
 
 
 def seed_views_of(playground, state):
-    """What the page shows of a session's seed: the state, its piano roll, its description."""
-    return state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}"
+    """What the page shows of a session's seed: the state, its piano roll, its description, the Undo
+    button (usable when there is a seed to go back to) and the seed's message (cleared)."""
+    return (state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}",
+            gr.Button(interactive=bool(state["history"])), "")
 
 
-@user_errors
+def warning(exc):
+    return f"⚠️ {str(exc)[:600]}"
+
+
+def beside(fn, outputs, message):
+    """``fn`` with a ``MelodyError`` shown in the Markdown ``message`` (one of ``outputs``, placed next to
+    the input that caused it) and every other output left as it was: no red badges, nothing blanked."""
+    where = outputs.index(message)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MelodyError as exc:
+            log.info("user error in %s: %s", fn.__name__, exc)
+            return [warning(exc) if i == where else gr.skip() for i in range(len(outputs))]
+
+    return wrapper
+
+
 def grid_changed(playground, value, state, checkpoint=None):
-    """The drawing grid changed: its notes become the seed (an empty grid is not an error while drawing)."""
+    """The drawing grid changed: its notes become the seed. An empty grid is not an error while drawing,
+    but Generate then says the grid is empty (it does not continue an older seed)."""
     if not pg.grid_pitches(value):
-        return state, gr.skip(), "**Seed:** the grid is empty: draw some notes."
+        empty = "The grid is empty: draw some notes (or press Undo on the grid)."
+        return pg.with_problem(state, empty), gr.skip(), "**Seed:** the grid is empty: draw some notes.", gr.skip(), ""
     seed = pg.seed_from_grid(value, playground.encoding(checkpoint))
     return seed_views_of(playground, pg.with_seed(state, seed, live=True))
 
 
 def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoint):
-    """Seeds are made in the encoding of the chosen checkpoint (its extraction, lengths or not)."""
-    seed_views = [session, s["seed_roll"], s["seed_text"]]
+    """Seeds are made in the encoding of the chosen checkpoint (its extraction, lengths or not). A
+    mistake shows next to its input; the current seed and its roll stay as they were."""
+    seed_views = [session, s["seed_roll"], s["seed_text"], s["undo"], s["seed_message"]]
     show_seed = functools.partial(seed_views_of, playground)
-    s["grid"].change(functools.partial(grid_changed, playground), [s["grid"], session, checkpoint], seed_views,
-                     trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+    s["grid"].change(beside(functools.partial(grid_changed, playground), seed_views, s["seed_message"]),
+                     [s["grid"], session, checkpoint], seed_views, trigger_mode="always_last", show_progress="hidden",
+                     api_visibility="private")
 
-    def hear(value, bpm, prog, font, ckpt):
-        return playground.seed_audio(pg.seed_from_grid(value, playground.encoding(ckpt)), bpm, prog, font)
+    def hear(state, bpm, prog, font):  # the current seed, whatever its source, with its own rhythm
+        return playground.seed_audio(pg.usable_seed(state), bpm, prog, font), ""
 
-    s["hear"].click(user_errors(hear), [s["grid"], tempo, program, soundfont, checkpoint], s["seed_audio"],
+    s["hear"].click(beside(hear, [s["seed_audio"], s["seed_message"]], s["seed_message"]),
+                    [session, tempo, program, soundfont], [s["seed_audio"], s["seed_message"]],
                     api_visibility="private")
 
     def inspect_upload(path, state, start, count, ckpt, request: gr.Request):
         if not path:
-            return state, gr.skip(), gr.skip(), ""
-        seed, melody = playground.seed_from_upload(path, start, count, session_of(request), ckpt)
-        return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}."
+            return state, gr.skip(), gr.skip(), gr.skip(), "", "", gr.skip(), gr.skip()
+        try:
+            seed, melody = playground.seed_from_upload(path, start, count, session_of(request), ckpt)
+        except MelodyError as exc:  # said beside the upload; a bad file leaves the box
+            log.info("user error in upload: %s", exc)
+            bad_file = None if "Start at note" not in str(exc) and "Number of notes" not in str(exc) else gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), "", warning(exc), bad_file, gr.skip()
+        limit = LIMITS["tempo_bpm"]
+        file_tempo = round(min(max(melody.tempo_bpm, limit.low), limit.high), 1)  # the page plays it at the file's tempo
+        return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}.", gr.skip(), file_tempo
 
     upload_inputs = [s["upload"], session, s["seed_start"], s["seed_count"], checkpoint]
-    upload_outputs = [*seed_views, s["upload_info"]]
-    s["upload"].upload(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
-    s["use_part"].click(user_errors(inspect_upload), upload_inputs, upload_outputs, api_visibility="private")
+    upload_outputs = [*seed_views, s["upload_info"], s["upload"], tempo]
+    s["upload"].upload(inspect_upload, upload_inputs, upload_outputs, api_visibility="private")
+    for event in (s["use_part"].click, s["seed_start"].submit, s["seed_count"].submit):
+        event(inspect_upload, upload_inputs, upload_outputs, api_visibility="private")
 
     def typed_seed(text, state, ckpt):
         seed = pg.seed_from_notes(text, config=playground.encoding(ckpt))
-        return show_seed(pg.with_seed(state, seed, live=True))
+        return *show_seed(pg.with_seed(state, seed, live=True)), typed_changes(text, seed)
 
-    typed = user_errors(typed_seed)
-    s["use_notes"].click(typed, [s["notes"], session, checkpoint], seed_views, api_visibility="private")
-    s["notes"].submit(typed, [s["notes"], session, checkpoint], seed_views, api_visibility="private")
+    typed_views = [*seed_views, s["notes_message"]]
+    typed = beside(typed_seed, typed_views, s["notes_message"])
+    s["use_notes"].click(typed, [s["notes"], session, checkpoint], typed_views, api_visibility="private")
+    s["notes"].submit(typed, [s["notes"], session, checkpoint], typed_views, api_visibility="private")
 
-    def while_typing(text, state, ckpt):  # follow the text as it is typed (or an example is clicked), quietly
+    def while_typing(text, state, ckpt):  # follow the text as it is typed (or an example is clicked)
         try:
             return typed_seed(text, state, ckpt)
-        except MelodyError:
-            return state, gr.skip(), gr.skip()
+        except MelodyError as exc:  # said beside the text; Generate will not continue an older seed
+            problem = f"The typed notes have a mistake: {exc}"
+            return pg.with_problem(state, problem), gr.skip(), gr.skip(), gr.skip(), "", warning(exc)
 
-    s["notes"].change(while_typing, [s["notes"], session, checkpoint], seed_views, trigger_mode="always_last",
+    s["notes"].change(while_typing, [s["notes"], session, checkpoint], typed_views, trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private")
-    s["undo"].click(user_errors(lambda state: show_seed(pg.undo_seed(state))), session, seed_views,
-                    api_visibility="private")
+    s["undo"].click(beside(lambda state: show_seed(pg.undo_seed(state)), seed_views, s["seed_message"]), session,
+                    seed_views, api_visibility="private")
     return seed_views, show_seed
+
+
+def typed_changes(text, seed):
+    """What reading the typed notes changed, in words (empty when nothing did)."""
+    typed = [p for p, _ in parse_timed_notes(text) if p is not None]
+    said = []
+    moved = [(a, b) for a, b in zip(typed, seed.original_pitches()) if a != b]
+    if moved:
+        a, b = moved[0]
+        said.append(f"{len(moved)} note{'s' if len(moved) > 1 else ''} outside the model's range moved by octaves "
+                    f"(e.g. {note_name(a)} to {note_name(b)})")
+    if re.search(r"(?<![A-Za-z])[A-Ga-g]b-?[0-9]", text):
+        said.append("flats are written as sharps (Bb4 is shown as A#4)")
+    return ("ℹ️ " + "; ".join(said) + ".") if said else ""
 
 
 def wire_generation(playground, c, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed, grid):
@@ -268,24 +337,27 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
                                program=prog, original_key=back, variations=k_variations,
                                show_probabilities=shade, memory=mem, pins=pins, scale=scale or None,
                                scale_strength=strength, loop=loop, max_copy=max_copy or None)
-        result = playground.generate(state["seed"], settings, checkpoint=ckpt, soundfont=font)
+        result = playground.generate(pg.usable_seed(state), settings, checkpoint=ckpt, soundfont=font)
         state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
-        updates = [state, result.settings.rng_seed, result.summary]
+        updates = [state, result.settings.rng_seed, result.summary, ""]
         for number in range(len(outputs)):
             if number < len(result.variations):
                 v = result.variations[number]
                 updates += [gr.Group(visible=True), str(v.audio_path), str(v.roll_path),
-                            str(v.histogram_path), str(v.midi_path)]
+                            str(v.histogram_path), str(v.midi_path), [str(v.continuation_midi_path), str(v.wav_path)]]
             else:
-                updates += [gr.Group(visible=False), None, None, None, None]
+                updates += [gr.Group(visible=False), None, None, None, None, None]
         return updates
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
         "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
-    c["generate"].click(user_errors(run), inputs,
-                        [session, c["rng_seed"], summary, *[x for group in outputs for x in group[:5]]],
-                        api_visibility="private", concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS)
+    results = [session, c["rng_seed"], summary, c["message"], *[x for group in outputs for x in group[:6]]]
+    c["generate"].click(beside(run, results, c["message"]), inputs, results, api_visibility="private",
+                        concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS).success(
+        None, None, None, js=SCROLL_TO.format("audio-1"), api_visibility="private")
+    first_audio = outputs[0][1]  # plays by itself when it arrives, while the setting is on
+    c["autoplay"].change(lambda on: gr.Audio(autoplay=bool(on)), c["autoplay"], first_audio, api_visibility="private")
 
     for number, (*_parts, keep) in enumerate(outputs):
         def keep_going(state, ckpt, number=number):
@@ -295,8 +367,38 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
             longer = pg.continue_from(state["results_seed"], state["results"][number], playground.encoding(ckpt))
             return show_seed(pg.with_seed(state, longer))
 
-        keep.click(user_errors(keep_going), [session, checkpoint], seed_views, api_visibility="private")
+        keep.click(beside(keep_going, seed_views, seed_views[-1]), [session, checkpoint], seed_views,
+                   api_visibility="private").success(None, None, None, js=SCROLL_TO.format("seed-roll"),
+                                                     api_visibility="private")
 
+
+# Contrast of at least 4.5:1 for the Generate button and the hints (WCAG AA).
+PAGE_CSS = """
+#generate { background: #c2410c; border-color: #9a3412; color: #ffffff; }
+#generate:hover { background: #9a3412; }
+:root, .dark { --block-info-text-color: #52525b; }
+"""
+
+# Every picture says what it shows (Gradio's images have no alt text of their own).
+PAGE_JS = """() => {
+  const alt = (id) => {
+    if (id === 'seed-roll') return 'Piano roll of the seed: its notes by pitch and time';
+    if (id.startsWith('roll-')) return `Piano roll of variation ${id.slice(5)}: the seed in blue, then the continuation in orange`;
+    if (id.startsWith('histogram-')) return `Pitch classes of the seed and of variation ${id.slice(10)}'s continuation`;
+    return null;
+  };
+  const apply = () => document.querySelectorAll('img').forEach((img) => {
+    const holder = img.closest('[id]');
+    const text = holder ? alt(holder.id) : null;
+    if (text && img.alt !== text) img.alt = text;
+  });
+  new MutationObserver(apply).observe(document.body, {childList: true, subtree: true, attributes: true,
+                                                      attributeFilter: ['src']});
+  apply();
+}"""
+
+# Brings a result (or the new seed after Continue) into view, where the user is looking next.
+SCROLL_TO = "() => {{ document.getElementById('{}')?.scrollIntoView({{block: 'center'}}); }}"
 
 # Requests for generation let in at once: the generation itself takes one of the playground's
 # slots (--concurrency); the others wait for a slot or for an upload being read, without holding one.
@@ -412,6 +514,7 @@ def start(page, playground, args, expire_every_seconds=60.0):
     page.queue(default_concurrency_limit=args.concurrency, max_size=64)
     threading.Thread(target=playground.warm_up, daemon=True).start()
     _, local_url, share_url = page.launch(
+        css=PAGE_CSS, js=PAGE_JS,
         server_name=args.host, server_port=port, share=args.share, max_file_size=f"{server.MAX_UPLOAD_BYTES >> 20}mb",
         footer_links=["api"], enable_monitoring=False, quiet=True, prevent_thread_lock=True,
         state_session_capacity=SESSION_CAPACITY,
