@@ -383,3 +383,41 @@ def test_the_grid_works_from_the_keyboard_and_the_page_reads_well(page):
         assert seen or selector == "div.info, span.info", selector
         for element in seen:
             assert element.evaluate(CONTRAST) >= 4.5, (selector, element.evaluate(CONTRAST))
+
+
+def test_the_grid_shows_the_seed_whatever_its_source(page):
+    page.get_by_role("tab", name="Type notes").click()
+    page.locator("#notes textarea").fill("D4/4 F#4/8 A4/8 r/4 D5/2")
+    page.locator("#use-notes").click()
+    expect(page.locator("#seed-text")).to_contain_text("4 notes", timeout=30_000)
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(4, timeout=30_000)
+    for step, pitch in enumerate([62, 66, 69, 74]):
+        expect(cell(page, step, pitch)).to_have_class(re.compile(r"\bon\b"))
+    page.get_by_role("tab", name="Draw").click()
+    page.locator('#grid [data-action="pin"]').click()
+    cell(page, 10, 72).click()  # a pin: the typed seed keeps its own rhythm
+    page.wait_for_timeout(1000)
+    expect(page.locator("#seed-text")).to_contain_text("D4/4 F#4 A4 r/4 D5/2")
+    page.locator("#generate").click()
+    expect(page.locator("#summary textarea")).to_have_value(re.compile("pins 6:C5"), timeout=60_000)  # column 10 - 4
+    page.locator("#continue-1").click()  # a long seed: the grid grows to hold it
+    expect(page.locator("#seed-text")).to_contain_text("68 notes", timeout=30_000)
+    expect(page.locator("#grid .pr-row").first.locator(".pr-cell")).to_have_count(68, timeout=30_000)
+
+
+def test_the_computer_keyboard_plays_and_records_into_the_grid(page):
+    wait_until(lambda: page.evaluate("() => performance.getEntriesByType('resource')"
+                                     ".filter(e => e.name.endsWith('.wav')).length") >= 37, 30)
+    page.locator('#grid [data-action="keys"]').click()
+    for key in ["z", "x", "c", "q"]:  # C4 D4 E4 on the lower row, C5 on the upper one
+        page.keyboard.press(key)
+        page.wait_for_timeout(150)
+    for step, pitch in [(15, 60), (16, 62), (17, 64), (18, 72)]:  # after Ode to Joy's 15 notes
+        expect(cell(page, step, pitch)).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    expect(page.locator("#seed-text")).to_contain_text("19 notes from the grid", timeout=30_000)
+    assert page.locator("#grid [data-sound-ms]").count() == 1
+    page.get_by_role("tab", name="Type notes").click()  # typing in a text box plays nothing
+    page.locator("#notes textarea").fill("")
+    page.locator("#notes textarea").type("zx")
+    page.get_by_role("tab", name="Draw").click()
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(19)

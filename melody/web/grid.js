@@ -19,6 +19,7 @@ function commit(arr) {
   const a = norm(arr);
   last = a;
   props.value = a;              // must be a NEW array: the props proxy compares by reference
+  setTimeout(() => trigger('input'), 0);  // the user's edit (a value set from Python is not one)
 }
 function pushHistory(v) {
   history.push(v);
@@ -208,4 +209,58 @@ new MutationObserver(() => {
 element.addEventListener('focusout', (e) => {
   if (e.relatedTarget && element.contains(e.relatedTarget)) return;
   if (e.target.classList && e.target.classList.contains('pr-grid') && e.relatedTarget) hadFocus = false;
+});
+
+// ---- playing it: the computer keyboard as a piano (two octaves) and Web MIDI, recorded into the grid
+const KEYS = 'zsxdcvgbhnjm,l.;/';  // C4 C#4 D4 ... (the lower row), then on from C5 ...
+const UPPER = 'q2w3er5t6y7ui9o0p';  // ... and C5 upward on the upper row
+function keyPitch(key) {
+  const low = KEYS.indexOf(key), high = UPPER.indexOf(key);
+  return low >= 0 ? 60 + low : high >= 0 ? 72 + high : null;
+}
+function play(pitch, since) {
+  while (pitch < props.low) pitch += 12;
+  while (pitch > props.high) pitch -= 12;
+  sound(pitch, since);
+  const before = asArr(props.value);
+  const work = before.slice();
+  let end = 0;  // the column after the last note: recording goes on from there
+  work.forEach((v, s) => { if (typeof v === 'number') end = s + 1; });
+  if (end >= props.steps) return;
+  while (work.length <= end) work.push(null);
+  work[end] = pitch;
+  pushHistory(norm(before));
+  commit(work);
+}
+const playing = () => element.classList.contains('keys-mode');
+document.addEventListener('keydown', (e) => {
+  if (!playing() || e.repeat || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = e.target;
+  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
+  const pitch = keyPitch(e.key.toLowerCase());
+  if (pitch === null) return;
+  e.preventDefault();
+  play(pitch, e.timeStamp);
+});
+let midi = null;
+function listenToMidi() {
+  if (midi || !navigator.requestMIDIAccess) return;
+  midi = navigator.requestMIDIAccess().then((access) => {
+    const hook = (input) => {
+      input.onmidimessage = (m) => {
+        const [status, note, velocity] = m.data;
+        if ((status & 0xf0) === 0x90 && velocity > 0 && playing()) play(note, m.timeStamp || performance.now());
+      };
+    };
+    access.inputs.forEach(hook);
+    access.onstatechange = (e) => { if (e.port.type === 'input' && e.port.state === 'connected') hook(e.port); };
+  }).catch(() => {});
+}
+element.addEventListener('click', (e) => {
+  const b = e.target.closest ? e.target.closest('[data-action="keys"]') : null;
+  if (!b) return;
+  element.classList.toggle('keys-mode');
+  b.setAttribute('aria-pressed', String(playing()));
+  if (audio && audio.state === 'suspended') audio.resume();
+  if (playing()) listenToMidi();
 });

@@ -23,7 +23,7 @@ from ..errors import MelodyError
 from ..notes import note_name, parse_timed_notes
 from ..settings import BETA_SUGGESTED, LIMITS
 from ..storage import Storage
-from .grid import piano_grid
+from .grid import GRID_STEPS, piano_grid
 
 log = logging.getLogger("melody")
 DEFAULT_PORT = 7860
@@ -219,11 +219,17 @@ def results_panel():
     return summary, outputs
 
 
+SEED_MESSAGE = 4  # where the seed's message is among the seed views
+
+
 def seed_views_of(playground, state):
     """What the page shows of a session's seed: the state, its piano roll, its description, the Undo
-    button (usable when there is a seed to go back to) and the seed's message (cleared)."""
+    button (usable when there is a seed to go back to), the seed's message (cleared), and the grid,
+    which shows the seed whatever its source (a note per column; long seeds scroll)."""
+    pitches = list(state["seed"].original_pitches())
+    grid = gr.HTML(value=pitches, steps=max(GRID_STEPS, len(pitches)))
     return (state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}",
-            gr.Button(interactive=bool(state["history"])), "")
+            gr.Button(interactive=bool(state["history"])), "", grid)
 
 
 def warning(exc):
@@ -249,21 +255,25 @@ def beside(fn, outputs, message):
 def grid_changed(playground, value, state, checkpoint=None):
     """The drawing grid changed: its notes become the seed. An empty grid is not an error while drawing,
     but Generate then says the grid is empty (it does not continue an older seed)."""
-    if not pg.grid_pitches(value):
+    pitches = pg.grid_pitches(value)
+    if not pitches:
         empty = "The grid is empty: draw some notes (or press Undo on the grid)."
-        return pg.with_problem(state, empty), gr.skip(), "**Seed:** the grid is empty: draw some notes.", gr.skip(), ""
+        return (pg.with_problem(state, empty), gr.skip(), "**Seed:** the grid is empty: draw some notes.", gr.skip(), "",
+                gr.skip())
+    if pitches == list(state["seed"].original_pitches()) and not state.get("problem"):
+        return (gr.skip(),) * 6  # only pins changed: the seed keeps its own rhythm
     seed = pg.seed_from_grid(value, playground.encoding(checkpoint))
-    return seed_views_of(playground, pg.with_seed(state, seed, live=True))
+    return (*seed_views_of(playground, pg.with_seed(state, seed, live=True))[:5], gr.skip())  # the grid has it
 
 
 def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoint):
     """Seeds are made in the encoding of the chosen checkpoint (its extraction, lengths or not). A
     mistake shows next to its input; the current seed and its roll stay as they were."""
-    seed_views = [session, s["seed_roll"], s["seed_text"], s["undo"], s["seed_message"]]
+    seed_views = [session, s["seed_roll"], s["seed_text"], s["undo"], s["seed_message"], s["grid"]]
     show_seed = functools.partial(seed_views_of, playground)
-    s["grid"].change(beside(functools.partial(grid_changed, playground), seed_views, s["seed_message"]),
-                     [s["grid"], session, checkpoint], seed_views, trigger_mode="always_last", show_progress="hidden",
-                     api_visibility="private")
+    s["grid"].input(beside(functools.partial(grid_changed, playground), seed_views, s["seed_message"]),
+                    [s["grid"], session, checkpoint], seed_views, trigger_mode="always_last", show_progress="hidden",
+                    api_visibility="private")
 
     def hear(state, bpm, prog, font):  # the current seed, whatever its source, with its own rhythm
         return playground.seed_audio(pg.usable_seed(state), bpm, prog, font), ""
@@ -274,13 +284,13 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
 
     def inspect_upload(path, state, start, count, ckpt, request: gr.Request):
         if not path:
-            return state, gr.skip(), gr.skip(), gr.skip(), "", "", gr.skip(), gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), "", gr.skip(), gr.skip()
         try:
             seed, melody = playground.seed_from_upload(path, start, count, session_of(request), ckpt)
         except MelodyError as exc:  # said beside the upload; a bad file leaves the box
             log.info("user error in upload: %s", exc)
             bad_file = None if "Start at note" not in str(exc) and "Number of notes" not in str(exc) else gr.skip()
-            return state, gr.skip(), gr.skip(), gr.skip(), "", warning(exc), bad_file, gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), warning(exc), bad_file, gr.skip()
         limit = LIMITS["tempo_bpm"]
         file_tempo = round(min(max(melody.tempo_bpm, limit.low), limit.high), 1)  # the page plays it at the file's tempo
         return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}.", gr.skip(), file_tempo
@@ -305,7 +315,7 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
             return typed_seed(text, state, ckpt)
         except MelodyError as exc:  # said beside the text; Generate will not continue an older seed
             problem = f"The typed notes have a mistake: {exc}"
-            return pg.with_problem(state, problem), gr.skip(), gr.skip(), gr.skip(), "", warning(exc)
+            return pg.with_problem(state, problem), gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), warning(exc)
 
     s["notes"].change(while_typing, [s["notes"], session, checkpoint], typed_views, trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private")
@@ -367,7 +377,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
             longer = pg.continue_from(state["results_seed"], state["results"][number], playground.encoding(ckpt))
             return show_seed(pg.with_seed(state, longer))
 
-        keep.click(beside(keep_going, seed_views, seed_views[-1]), [session, checkpoint], seed_views,
+        keep.click(beside(keep_going, seed_views, seed_views[SEED_MESSAGE]), [session, checkpoint], seed_views,
                    api_visibility="private").success(None, None, None, js=SCROLL_TO.format("seed-roll"),
                                                      api_visibility="private")
 
