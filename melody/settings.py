@@ -29,13 +29,14 @@ class Limit:
     default: object
     step: float = 1
     integer: bool = False
+    slider_high: float = None  # the page's slider stops here when the whole range would be unwieldy
 
 
 LIMITS = {
     "length": Limit("Length (notes to generate)", 1, 512, 64, integer=True),
     "temperature": Limit("Temperature", 0.0, 2.0, 1.0, 0.05),
     "beta": Limit("Beta (the softmax base)", 0.5, 30.0, None, 0.5),
-    "top_k": Limit("top-k", 0, 1024, None, integer=True),  # 0 or None: off
+    "top_k": Limit("top-k", 0, 1024, None, integer=True, slider_high=64),  # 0 or None: off
     "top_p": Limit("top-p", 0.05, 1.0, None, 0.05),  # 1 or None: off
     "memory": Limit("Song memory", 0.0, 1.0, 1.0, 0.05),
     "rng_seed": Limit("Random seed", 0, 2**63 - 1, None, integer=True),  # None: a new one each time
@@ -45,7 +46,8 @@ LIMITS = {
     "variations_cli": Limit("--num-outputs", 1, 256, 1, integer=True),
     "seed_start": Limit("Start at note", 0, 10**9, 0, integer=True),
     "seed_count": Limit("Number of notes", 1, 1024, 64, integer=True),
-    "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True),  # None: off
+    # None (0 on the page): off
+    "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True, slider_high=64),
     "scale_strength": Limit("Scale strength", 0.0, 1.0, 1.0, 0.05),
 }
 BETA_SUGGESTED = 15.0  # the page's beta slider starts where the original write-up was

@@ -119,3 +119,24 @@ def test_pins_drawn_on_the_grid_count_from_the_column_after_the_seed():
     assert pg.grid_pins([60, 62]) == ""
     with pytest.raises(SeedError, match="inside the seed"):
         pg.grid_pins([60, {"pin": 67}, 64])
+
+
+def test_every_slider_of_the_page_takes_its_range_and_default_from_the_settings():
+    """One owner for each range: the page's sliders are made from ``LIMITS`` (tempo was 20-400 in one
+    place and 40-240 in another)."""
+    import gradio as gr
+
+    from melody.web import page
+
+    with gr.Blocks():
+        controls = page.settings_panel()
+    checked = 0
+    for name, control in controls.items():
+        key = {"tempo": "tempo_bpm"}.get(name, name)
+        if isinstance(control, gr.Slider) and key in LIMITS:
+            limit = LIMITS[key]
+            assert control.maximum == (limit.slider_high or limit.high), name
+            assert control.minimum in (limit.low, 0), name
+            assert control.step == limit.step, name
+            checked += 1
+    assert checked >= 8

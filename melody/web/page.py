@@ -94,7 +94,9 @@ def slider(name, label=None, **kwargs):
     """A slider whose range, step and default come from ``melody.settings.LIMITS``."""
     limit = LIMITS[name]
     default = kwargs.pop("value", limit.default)
-    return gr.Slider(limit.low, limit.high, default, step=limit.step, label=label or limit.what, **kwargs)
+    low = kwargs.pop("minimum", limit.low)  # 0 for a setting that 0 turns off
+    return gr.Slider(low, limit.slider_high or limit.high, default, step=limit.step, label=label or limit.what,
+                     **kwargs)
 
 
 def model_panel(playground):
@@ -170,7 +172,7 @@ def settings_panel():
     with gr.Accordion("Advanced", open=False):
         c["rule"] = gr.Radio(["temperature", "softmax base (beta)"], value="temperature", label="Sampling rule")
         c["beta"] = slider("beta", f"beta (the original used {BETA_SUGGESTED:g})", value=BETA_SUGGESTED)
-        c["top_k"] = gr.Slider(0, 37, 0, step=1, label="top-k (0 = off)")
+        c["top_k"] = slider("top_k", "top-k (0 = off)", value=0)
         c["top_p"] = slider("top_p", "top-p (1 = off)", value=1.0)
         c["memory"] = slider("memory", info="how often the melody's own phrases come back: 1 = as much as in the "
                                             "training songs, 0 = never on purpose")
@@ -193,8 +195,8 @@ def settings_panel():
         with gr.Row():
             c["loop"] = gr.Checkbox(False, label="Seamless loop: end leading back into the seed (played twice)",
                                     elem_id="loop")
-            c["max_copy"] = gr.Slider(0, 32, 0, step=1, label="Copy cap: at most N notes in a row from a training "
-                                      "song (0 = off, else 8 or more)", elem_id="max-copy")
+            c["max_copy"] = slider("max_copy", "Copy cap: at most N notes in a row from a training song (0 = off, "
+                                   "else 8 or more)", value=0, minimum=0, elem_id="max-copy")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
     c["message"] = gr.Markdown(elem_id="generate-message")
     c["autoplay"] = gr.Checkbox(True, label="Play the first result as soon as it is ready", elem_id="autoplay")
