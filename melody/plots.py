@@ -92,7 +92,7 @@ def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offs
     origin = first if origin is None else origin
     image = roll_image(seed, continuation, probs, low, high, origin, end)
     steps = image.shape[1]
-    width = min(max(6.0, steps * 0.025 + 1.5), 16.0)
+    width = figure_width(steps)
     fig = Figure(figsize=(width, 4.2), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -127,8 +127,29 @@ def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offs
     key += ["grey: the model's probability of each pitch"] if probs is not None and len(continuation) else []
     ax.set_title("   ".join(key), fontsize=7, loc="right")
     # Fixed margins in inches (tight_layout would measure every label: slow for a hot path).
-    fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.12, top=0.9)
+    left, right = margins(width)
+    fig.subplots_adjust(left=left, right=right, bottom=0.12, top=0.9)
     return fig
+
+
+def figure_width(steps):
+    """Inches of a piano roll of ``steps`` columns."""
+    return min(max(6.0, steps * 0.025 + 1.5), 16.0)
+
+
+def margins(width):
+    """Where the plot starts and ends, as fractions of a figure ``width`` inches wide."""
+    return 0.5 / width, 1 - 0.15 / width
+
+
+def roll_timeline(seed, continuation, origin=None):
+    """Where time runs in the picture ``save_piano_roll`` draws: ``(left, right, steps)``, the plot's
+    edges as fractions of the picture's width and the 16th steps it spans from ``origin``."""
+    seed = as_notes(seed)
+    continuation = as_notes(continuation, seed[-1][0] + seed[-1][1] if seed else 0)
+    origin, end = padded_span(seed, continuation, origin)
+    steps = end - origin
+    return (*margins(figure_width(steps)), steps)
 
 
 _LAYOUTS = threading.local()  # per thread: figures are not shared between threads

@@ -169,6 +169,8 @@ def test_top_k_of_one_from_the_slider_generates(page):
     number = box.locator("input[type=number]")
     number.fill("1")
     number.press("Enter")
+    expect(box.locator("input[type=range]")).to_have_value("1")  # the slider has taken it
+    page.wait_for_timeout(300)
     page.locator("#generate").click()
     expect(page.locator("#summary textarea")).to_have_value(re.compile(r"top-k 1;"), timeout=60_000)
 
@@ -421,3 +423,31 @@ def test_the_computer_keyboard_plays_and_records_into_the_grid(page):
     page.locator("#notes textarea").type("zx")
     page.get_by_role("tab", name="Draw").click()
     expect(page.locator("#grid .pr-cell.on")).to_have_count(19)
+
+
+def test_a_playhead_follows_the_audio_over_the_roll_and_a_click_plays_from_there(page):
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-1") > 0)
+    head = page.locator("#roll-1 .playhead")
+    wait_until(lambda: head.count() == 1 and float(head.get_attribute("data-part") or 0) > 0, 30)  # autoplay
+    first = float(head.get_attribute("data-part"))
+    page.wait_for_timeout(1500)
+    assert float(head.get_attribute("data-part")) > first  # it moves with the sound
+    seconds = float(page.locator("#timeline-1 .roll-timeline").get_attribute("data-seconds"))
+    left = float(page.locator("#timeline-1 .roll-timeline").get_attribute("data-left"))
+    right = float(page.locator("#timeline-1 .roll-timeline").get_attribute("data-right"))
+    img = page.locator("#roll-1 img").bounding_box()
+    page.mouse.click(img["x"] + img["width"] * (left + 0.75 * (right - left)), img["y"] + img["height"] / 2)
+    now = page.locator("#audio-1 audio").evaluate_all("els => els.filter(e => e.src).map(e => e.currentTime)")[0]
+    assert abs(now - 0.75 * seconds) < 0.1 * seconds + 0.5
+
+
+def test_loop_playback_loops_every_result(page):
+    page.locator("#loop-playback input").check()
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-1") > 0)
+    page.locator("#audio-1 audio").evaluate_all(
+        "els => els.filter(e => e.src).forEach(e => { e.currentTime = e.duration - 0.3; e.play(); })")
+    page.wait_for_timeout(2500)  # it ran past its end and started again
+    state = page.locator("#audio-1 audio").evaluate_all("els => els.filter(e => e.src).map(e => [e.currentTime, e.paused])")
+    assert state[0][0] < 2.4 and not state[0][1], state  # 0.3 s to the end, then about 2 s from the start

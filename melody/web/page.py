@@ -199,7 +199,9 @@ def settings_panel():
                                    "else 8 or more)", value=0, minimum=0, elem_id="max-copy")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
     c["message"] = gr.Markdown(elem_id="generate-message")
-    c["autoplay"] = gr.Checkbox(True, label="Play the first result as soon as it is ready", elem_id="autoplay")
+    with gr.Row():
+        c["autoplay"] = gr.Checkbox(True, label="Play the first result as soon as it is ready", elem_id="autoplay")
+        c["loop_playback"] = gr.Checkbox(False, label="Loop playback", elem_id="loop-playback")
     return c
 
 
@@ -210,14 +212,17 @@ def results_panel():
         with gr.Group(visible=number == 1) as group:
             audio = gr.Audio(label=f"Variation {number}: seed then continuation", interactive=False, autoplay=number == 1,
                              elem_id=f"audio-{number}")
-            roll = gr.Image(label=f"Variation {number}: piano roll", interactive=False, elem_id=f"roll-{number}")
+            roll = gr.Image(label=f"Variation {number}: piano roll (click to play from there)", interactive=False,
+                            elem_id=f"roll-{number}")
+            timeline = gr.HTML(None, elem_id=f"timeline-{number}", padding=False, container=False,
+                               html_template=TIMELINE)
             with gr.Row():
                 histogram = gr.Image(label="Pitch classes", interactive=False, height=220, elem_id=f"histogram-{number}")
                 midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}")
                 more = gr.File(label="Also: the continuation alone (MIDI), and WAV", file_count="multiple",
                                elem_id=f"downloads-{number}")
                 keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
-        outputs.append((group, audio, roll, histogram, midi, more, keep))
+        outputs.append((group, audio, roll, histogram, midi, more, timeline, keep))
     return summary, outputs
 
 
@@ -356,20 +361,24 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
             if number < len(result.variations):
                 v = result.variations[number]
                 updates += [gr.Group(visible=True), str(v.audio_path), str(v.roll_path),
-                            str(v.histogram_path), str(v.midi_path), [str(v.continuation_midi_path), str(v.wav_path)]]
+                            str(v.histogram_path), str(v.midi_path), [str(v.continuation_midi_path), str(v.wav_path)],
+                            v.timeline]
             else:
-                updates += [gr.Group(visible=False), None, None, None, None, None]
+                updates += [gr.Group(visible=False), None, None, None, None, None, None]
         return updates
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
         "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
-    results = [session, c["rng_seed"], summary, c["message"], *[x for group in outputs for x in group[:6]]]
+    results = [session, c["rng_seed"], summary, c["message"], *[x for group in outputs for x in group[:7]]]
     c["generate"].click(beside(run, results, c["message"]), inputs, results, api_visibility="private",
                         concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS).success(
         None, None, None, js=SCROLL_TO.format("audio-1"), api_visibility="private")
     first_audio = outputs[0][1]  # plays by itself when it arrives, while the setting is on
     c["autoplay"].change(lambda on: gr.Audio(autoplay=bool(on)), c["autoplay"], first_audio, api_visibility="private")
+    audios = [group[1] for group in outputs]
+    c["loop_playback"].change(lambda on: [gr.Audio(loop=bool(on)) for _ in audios], c["loop_playback"], audios,
+                              api_visibility="private")
 
     for number, (*_parts, keep) in enumerate(outputs):
         def keep_going(state, ckpt, number=number):
@@ -407,7 +416,61 @@ PAGE_JS = """() => {
   new MutationObserver(apply).observe(document.body, {childList: true, subtree: true, attributes: true,
                                                       attributeFilter: ['src']});
   apply();
+// Playheads: a line over each result's piano roll where its audio is; a click on the roll plays from there.
+const findAudio = (root) => {
+  for (const el of root.querySelectorAll('*')) {
+    if (el.tagName === 'AUDIO' && el.src) return el;
+    if (el.shadowRoot) { const found = findAudio(el.shadowRoot); if (found) return found; }
+  }
+  return null;
+};
+const timeline = (n) => {
+  const data = document.querySelector(`#timeline-${n} .roll-timeline`);
+  if (!data || !data.dataset.seconds) return null;
+  return { left: +data.dataset.left, right: +data.dataset.right, seconds: +data.dataset.seconds };
+};
+const follow = () => {
+  for (let n = 1; n <= 4; n++) {
+    const roll = document.getElementById(`roll-${n}`), line = timeline(n);
+    const img = roll && roll.querySelector('img');
+    const holder = document.getElementById(`audio-${n}`);
+    const audio = holder && findAudio(holder);
+    if (!img || !line || !audio) continue;
+    const box = img.parentElement;
+    if (getComputedStyle(box).position === 'static') box.style.position = 'relative';
+    let head = box.querySelector('.playhead');
+    if (!head) {
+      head = document.createElement('div');
+      head.className = 'playhead';
+      head.setAttribute('aria-hidden', 'true');
+      box.appendChild(head);
+      img.style.cursor = 'pointer';
+      img.title = 'Click to play from here';
+      img.addEventListener('click', (e) => {
+        const now = timeline(n), a = findAudio(document.getElementById(`audio-${n}`));
+        if (!now || !a) return;
+        const r = img.getBoundingClientRect();
+        const x = (e.clientX - r.left) / r.width;
+        const part = (x - now.left) / (now.right - now.left);
+        if (part < 0 || part > 1) return;
+        a.currentTime = part * now.seconds;
+        a.play().catch(() => {});
+      });
+    }
+    const part = Math.min(1, audio.currentTime / line.seconds);
+    const x = img.offsetLeft + img.clientWidth * (line.left + part * (line.right - line.left));
+    head.style.cssText = `position:absolute;top:${img.offsetTop}px;height:${img.clientHeight}px;left:${x}px;` +
+      `width:2px;background:#b91c1c;pointer-events:none;display:${audio.currentTime > 0 && part < 1 ? 'block' : 'none'}`;
+    head.dataset.part = part.toFixed(4);
+  }
+  requestAnimationFrame(follow);
+};
+requestAnimationFrame(follow);
 }"""
+
+# Where time runs in a result's piano roll, for the playhead (read by PAGE_JS).
+TIMELINE = ("<div class='roll-timeline' data-left='${value ? value.left : \"\"}' "
+            "data-right='${value ? value.right : \"\"}' data-seconds='${value ? value.seconds : \"\"}'></div>")
 
 # Brings a result (or the new seed after Continue) into view, where the user is looking next.
 SCROLL_TO = "() => {{ document.getElementById('{}')?.scrollIntoView({{block: 'center'}}); }}"
