@@ -71,9 +71,9 @@ def RawCheckbox(*args, **kwargs):  # noqa: N802
     return raw(gr.Checkbox(*args, **kwargs))
 
 
-def user_errors(fn):
-    """Show a MelodyError (bad file, note or setting) as a message on the page, and log it as one
-    short line, not a traceback."""
+def catching(fn, handle):
+    """``fn`` with a ``MelodyError`` (bad file, note or setting: the user's, not a bug) logged as one
+    short line, not a traceback, and handed to ``handle``, whose result is returned."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -81,9 +81,18 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except MelodyError as exc:
             log.info("user error in %s: %s", fn.__name__, exc)
-            raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
+            return handle(exc)
 
     return wrapper
+
+
+def user_errors(fn):
+    """Show a MelodyError as a message on the page (a toast)."""
+
+    def toast(exc):
+        raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
+
+    return catching(fn, toast)
 
 
 def session_of(request):
@@ -247,16 +256,7 @@ def beside(fn, outputs, message):
     """``fn`` with a ``MelodyError`` shown in the Markdown ``message`` (one of ``outputs``, placed next to
     the input that caused it) and every other output left as it was: no red badges, nothing blanked."""
     where = outputs.index(message)
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MelodyError as exc:
-            log.info("user error in %s: %s", fn.__name__, exc)
-            return [warning(exc) if i == where else gr.skip() for i in range(len(outputs))]
-
-    return wrapper
+    return catching(fn, lambda exc: [warning(exc) if i == where else gr.skip() for i in range(len(outputs))])
 
 
 def grid_changed(playground, value, state, checkpoint=None):
