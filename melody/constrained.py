@@ -51,7 +51,7 @@ class _Copying:
     they come from different songs, so the run the report finds (within one song) is never longer."""
 
     def __init__(self, index, limit, rows):
-        self.hashes = np.unique(index["hashes"].numpy())
+        self.hashes = index["hashes"].numpy()  # sorted (duplicates, one per song, do not matter here)
         self.limit, self.run = limit, np.zeros(rows, dtype=np.int64)
 
     def found(self, windows):
@@ -170,12 +170,7 @@ class _Plan:
         if not self.align:
             return []
         gap = (self.seed.start_step - now) % self.seed.steps_per_bar
-        out = []
-        while gap > 0:
-            step = min(gap, self.config.max_steps)
-            out.append(self.config.token(None, step))
-            gap -= step
-        return out
+        return list(self.config.tokens_of([], gap))
 
 
 def _log(x):

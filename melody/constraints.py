@@ -4,7 +4,7 @@ and checks them (a ``Constraints``); ``melody.constrained`` samples under them.
 
 Pitches are in the key frame of the seed given to ``generate`` (the model's key, C major / A minor,
 for a seed from ``encode_midi``); the page and the HTTP API take them in the seed's own key and move
-them (``Constraints.shifted``).
+them (``in_model_key``).
 """
 import re
 from dataclasses import dataclass, field, replace
@@ -123,20 +123,10 @@ class Constraints:
     scale_strength: float = 1.0
     loop: bool = False
     max_copy: int = None
-    scale_name: str = None
 
     @property
     def any(self):
         return bool(self.pins or self.scale is not None or self.loop or self.max_copy is not None)
-
-    def shifted(self, semitones):
-        """The constraints moved by ``semitones`` (from the seed's own key into the model's)."""
-        pins = {i: replace(p, pitch=p.pitch + semitones) for i, p in self.pins.items()}
-        scale = frozenset((c + semitones) % 12 for c in self.scale) if self.scale is not None else None
-        return replace(self, pins=pins, scale=scale)
-
-    def allows(self, pitch):
-        return self.scale is None or self.scale_strength < 1 or int(pitch) % 12 in self.scale
 
 
 def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength=1.0, seed=None, model=None,
@@ -172,7 +162,7 @@ def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength
         max_copy = _check_copy_cap(max_copy, model)
     if loop and seed is not None and not seed.notes:
         raise SeedError("A loop leads back into the seed's first notes: give a seed.")
-    return Constraints(pins, classes, float(scale_strength), bool(loop), max_copy, scale)
+    return Constraints(pins, classes, float(scale_strength), bool(loop), max_copy)
 
 
 def _pin(value):
@@ -251,18 +241,3 @@ def looped_once_more(seed, continuation):
     """Seed and continuation again, right after the continuation's end: a loop played twice."""
     period = continuation.end_step - seed.start_step
     return [(o + period, s, p) for o, s, p in (*seed.notes, *continuation.notes)]
-
-
-def describe(constraints):
-    """The constraints in words, for a summary (empty when there are none)."""
-    parts = []
-    if constraints.pins:
-        parts.append(f"{len(constraints.pins)} pinned note{'s' if len(constraints.pins) > 1 else ''}")
-    if constraints.scale is not None:
-        how = "strictly" if constraints.scale_strength >= 1 else f"preferred at strength {constraints.scale_strength:g}"
-        parts.append(f"scale {constraints.scale_name} ({how})")
-    if constraints.loop:
-        parts.append("looping back into the seed")
-    if constraints.max_copy is not None:
-        parts.append(f"at most {constraints.max_copy} notes in a row the same as a training song")
-    return "; ".join(parts)

@@ -80,7 +80,6 @@ class Continuation:
                 self.echoes.add([token], [int(onset)])
             self.echoes.reorder(np.zeros(variations, dtype=np.int64))
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
-        self.history = [list(seed.tokens) for _ in range(variations)]
         self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
         self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
         self.positions = bool(model.config.position_inputs)
@@ -126,8 +125,6 @@ class Continuation:
             recent = self.recent[row]
             recent[:-1] = recent[1:]
             recent[-1] = pitches[row]
-        for history, token in zip(self.history, tokens.tolist()):
-            history.append(token)
         onsets = self.now - steps
         if self.memories is not None:
             self.memories.add(tokens, self._bar_position(onsets) if self.aligned else None)
@@ -150,7 +147,6 @@ class Continuation:
         self.run.reorder(indices)
         self.probs, self.now, self.recent = self.probs[indices], self.now[indices], self.recent[indices]
         self.silent = self.silent[indices]
-        self.history = [list(self.history[i]) for i in indices]
         for part in (self.memories, self.echoes):
             if part is not None:
                 part.reorder(indices)
@@ -160,7 +156,3 @@ class Continuation:
         """``probs`` with the repetition guard and the silence guard applied (see ``melody.guard``)."""
         probs = guard(probs, self.recent, self.pitch_of_token)
         return silence_guard(probs, self.silent, self.pitch_of_token < 0, SILENT_BARS * self.seed.steps_per_bar)
-
-    def recent_pitches(self):
-        """``[variations, guard.WINDOW]``: each melody's last pitches (rests skipped), oldest first, -1 before the start."""
-        return self.recent
