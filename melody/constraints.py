@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from .errors import SeedError
 from .keys import PITCH_CLASS_NAMES, key_in_c
 from .notes import note_name, parse_note, parse_timed_note
+from .originality import ORDER, compatible
+
+CURRENT_INDEX = {"order": ORDER, "unit": "pitch-window-hash"}  # what the constrained sampler can search
 
 # Intervals above the tonic, in semitones.
 SCALES = {
@@ -216,6 +219,9 @@ def _check_copy_cap(max_copy, model):
     index = (getattr(model, "info", None) or {}).get("originality")
     if model is not None and not index:
         raise SeedError("This checkpoint has no index of its training songs, so copying cannot be capped.")
+    if index and not compatible(index, CURRENT_INDEX):  # the sampler hashes windows the current way only
+        raise SeedError("This checkpoint's index of its training songs is of an older kind (4-note windows), which "
+                        "the copy cap cannot use: train it again, or leave the cap off (copying is still reported).")
     if index and max_copy < index["order"]:
         raise SeedError(f"The copy cap must be at least {index['order']} notes: the checkpoint's index of its training "
                         f"songs holds {index['order']}-note windows (shorter runs are common to many tunes).")

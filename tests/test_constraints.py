@@ -180,3 +180,13 @@ def test_the_silence_guard_makes_a_long_resting_melody_play():
     guarded = silence_guard(probs, np.array([40, 4]), rests, 32)
     assert guarded[0, 2] == 0 and np.isclose(guarded[0].sum(), 1) and guarded[0, 0] == 0.5
     assert np.array_equal(guarded[1], probs[1])  # a short rest is left alone
+
+
+def test_a_copy_cap_with_an_older_kind_of_index_says_so(rhythm):
+    """The sampler hashes 8-note windows; a checkpoint with the first (4-note, blake2b) index cannot be capped."""
+    import copy
+
+    older = copy.copy(rhythm)
+    older.info = dict(rhythm.info, originality=dict(rhythm.info["originality"], order=4, unit=None))
+    with pytest.raises(melody.SeedError, match="older kind"):
+        melody.generate(older, melody.melody_from_text("C4 D4 E4", rhythm.encoding), 8, max_copy=8)
