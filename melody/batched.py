@@ -131,5 +131,12 @@ class BatchEcho(_Grown):
         np.add.at(probs, (r, tokens[r, lag]), w[r, lag])
         return probs
 
+    def tokens_back(self, onsets, lags):
+        """The token that started ``lags`` steps before each onset (one lag per row; -1: none, or lag 0)."""
+        onsets, lags = np.asarray(onsets, dtype=np.int64), np.asarray(lags, dtype=np.int64)
+        where = onsets - lags - self.origin
+        valid = (lags > 0) & (where >= 0) & (where < self.at.shape[1])
+        return np.where(valid, self.at[np.arange(len(onsets)), np.where(valid, where, 0)], -1)
+
     def reorder(self, indices):
         self.at, self.runs, self._cache = self.at[indices], self.runs[indices], None

@@ -122,6 +122,8 @@ def build_model(payload, name="checkpoint"):
         state.setdefault("memory_weights", model.memory_weights)  # saved before the song memory existed
         if state.get("echo_weights") is None or state["echo_weights"].shape != model.echo_weights.shape:
             state["echo_weights"] = model.echo_weights  # saved before the echo existed, or with other lags: unused
+        if state.get("form_plan") is None or state["form_plan"].shape != model.form_plan.shape:
+            state["form_plan"] = model.form_plan  # saved before the form plan existed: no plan
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines())[:300]

@@ -219,7 +219,7 @@ def sample(model, seed, length, constraints, rule, rng, variations=1, memory=1.0
     and unfinished particles compare, and the mean of all of them estimates the evidence.
     """
     count = max(particles or PARTICLES, variations)
-    state = Continuation(model, seed, count, memory)
+    state = Continuation(model, seed, count, memory, rng)
     plan = _Plan(constraints, seed, length, model.encoding, state.pitch_of_token, state.steps_of_token)
     copying = _Copying(model.info["originality"], constraints.max_copy, count) if constraints.max_copy else None
     seam = list(seed.tokens[:SEAM_TOKENS]) if constraints.loop else []

@@ -15,6 +15,7 @@ from .encoding import Melody, position_input
 from .errors import SeedError
 from .guard import SILENT_BARS, guard, recent_array, silence_guard
 from .batched import BatchEcho, BatchMemory
+from .form import BatchPlan, melody_contents, mix_plan
 from .stepper import stepper_for
 
 
@@ -54,11 +55,14 @@ class Continuation:
         See :func:`seed_melody`.
     variations : int
     memory : float
-        How much the song memory counts: 1 = as fitted, 0 = the LSTM alone.
+        How much the song memory, the bar echo and the form plan count: 1 = as fitted, 0 = the LSTM alone.
+    rng : numpy.random.Generator, optional
+        Draws the form plan (``melody.form``); without one, or for a checkpoint without a plan,
+        there is none.
     """
 
     @torch.no_grad()
-    def __init__(self, model, seed, variations, memory=1.0):
+    def __init__(self, model, seed, variations, memory=1.0, rng=None):
         self.model, self.config, self.seed = model, model.encoding, seed
         self.variations = variations
         self.pitch_of_token, self.steps_of_token = self.config.token_table()
@@ -73,12 +77,19 @@ class Continuation:
             for token, onset in zip(seed.tokens, onsets):
                 self.memories.add([token], [self._bar_position(onset)] if self.aligned else None)
             self.memories.reorder(np.zeros(variations, dtype=np.int64))
-        if self.echo_weights.any():
+        plan = model.form_plan.cpu().double().numpy()
+        self.plan = None
+        if self.echo_weights.any() or (plan.any() and rng is not None and memory > 0):
             origin = int(onsets[0]) if len(onsets) else 0
             self.echoes = BatchEcho(1, seed.steps_per_bar, seed.bar_offset, origin)
             for token, onset in zip(seed.tokens, onsets):
                 self.echoes.add([token], [int(onset)])
             self.echoes.reorder(np.zeros(variations, dtype=np.int64))
+        if plan.any() and rng is not None and memory > 0:
+            first_bar = origin - (origin - seed.bar_offset) % seed.steps_per_bar
+            self.plan = BatchPlan(plan, variations, seed.steps_per_bar, first_bar, rng)
+            self.plan.follow(melody_contents(seed, self.config))
+            self.plan_weight = self.plan.copy * float(memory)
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
         self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
         self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
@@ -103,14 +114,17 @@ class Continuation:
 
     def distribution(self):
         """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
-        with each melody's song memory, then its bar echo."""
+        with each melody's song memory, then its bar echo, then what its form plan restates."""
         probs = self.probs.copy()
         if self.memories is not None:
             k, remembered = self.memories.lookup(self._bar_position(self.now) if self.aligned else None)
             w = self.weights[k][:, None]
             probs = (1 - w) * probs + w * remembered
-        if self.echoes is not None:
+        if self.echoes is not None and self.echo_weights.any():
             self.echoes.mix_into(probs, self.now, self.echo_weights)
+        if self.plan is not None:
+            self.plan.decide(self.now)
+            mix_plan(probs, self.echoes.tokens_back(self.now, self.plan.lags_in_steps()), self.plan_weight)
         return probs
 
     def advance(self, tokens):
@@ -147,7 +161,7 @@ class Continuation:
         self.run.reorder(indices)
         self.probs, self.now, self.recent = self.probs[indices], self.now[indices], self.recent[indices]
         self.silent = self.silent[indices]
-        for part in (self.memories, self.echoes):
+        for part in (self.memories, self.echoes, self.plan):
             if part is not None:
                 part.reorder(indices)
         self.variations = len(indices)

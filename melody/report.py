@@ -7,14 +7,17 @@ bits per token and per 16th-note step, nats per token, top-1 accuracy, for the L
 the song memory, and with memory and echo (the model's own prediction); and the trigram's bits.
 """
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import checkpoint as ckpt
 from .data import token_sequence
+from .encoding import EncodingConfig
 from .echo import fit_echo
 from .evaluation import predictions, top1_accuracy
+from .form import fit_plan, melody_contents
 from .memory import fit_weights
 from .ngram import InterpolatedTrigram
 
@@ -32,6 +35,24 @@ def fit_memory_and_echo(model, found):
     echo = fit_echo(found.probs(memory), found.echo_categories, found.echo_hits)
     model.echo_weights.copy_(torch.tensor(echo))
     return np.asarray(memory), np.asarray(echo)
+
+
+def fit_form_plan(model, songs, encoding):
+    """Fit the form plan (``melody.form``) on real songs (the training songs) and store it in the model."""
+    vector = fit_plan([melody_contents(s.melody, encoding) for s in songs])
+    model.form_plan.copy_(torch.tensor(vector))
+    return vector
+
+
+def refit_form_plan(payload, songs, out_path, label, command):
+    """Fit the form plan of a loaded checkpoint ``payload`` on ``songs`` and write it, weights and
+    everything else unchanged, to ``out_path`` (atomically)."""
+    model = ckpt.build_model(payload, Path(out_path).name)
+    vector = fit_form_plan(model, songs, EncodingConfig(**payload["encoding_config"]))
+    payload = dict(payload, model_state={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    payload["metrics"] = dict(payload.get("metrics", {}), form_plan=[float(v) for v in vector],
+                              form_plan_data=label, form_plan_command=command)
+    ckpt.atomic_save(payload, out_path)
 
 
 def trigram_baseline(parts, vocab_size):
@@ -66,8 +87,8 @@ def part_figures(model, trigram, songs, encoding, memory, echo, device="cpu"):
 
 
 def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info):
-    """Fit the memory and echo of the best model, score it, and rewrite its checkpoint with the
-    figures (marked finished). Returns the metrics."""
+    """Fit the memory, echo and form plan of the best model, score it, and rewrite its checkpoint with
+    the figures (marked finished). Returns the metrics."""
     if not out_path.exists():
         raise RuntimeError(f"Training produced no usable model (validation never improved); nothing written to {out_path}.")
     payload = ckpt.read_file(out_path, ckpt.FORMAT)
@@ -76,6 +97,7 @@ def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info
     memory, echo = fit_memory_and_echo(model, predictions(model, sequences(parts["validation"], encoding),
                                                           device=device))
     metrics["memory_weights"], metrics["echo_weights"] = [float(w) for w in memory], [float(w) for w in echo]
+    metrics["form_plan"] = [float(v) for v in fit_form_plan(model, parts["train"], encoding)]
     trigram = trigram_baseline(parts, model.config.vocab_size)
     for part, key in (("validation", "val"), ("test", "test")):
         if parts[part]:

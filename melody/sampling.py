@@ -131,7 +131,7 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
                                     num_variations, memory, repetition_guard, particles)
         yield from replay(model, seed, result.tokens, memory)
         return
-    state = Continuation(model, seed, num_variations, memory)
+    state = Continuation(model, seed, num_variations, memory, rng)
     made = np.zeros(num_variations, dtype=np.int64)
     longest = MAX_TOKENS_PER_NOTE * length + 16  # a melody that rests for ever still ends
     with _THREADS.limit(limits=1, user_api="blas"):  # one thread: the server runs two generations at once
