@@ -3,6 +3,7 @@
     python train.py                      # data/midi/ if it has MIDI files, else music21's folk songs
     python train.py --data ~/my-midis --minutes 20
     python train.py --resume             # continue the latest interrupted run, wherever it was written
+    python train.py --fit-sampling checkpoints/rhythm.pt --data ~/my-midis   # refit form plan, lengths
     torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
 
 A thin shell over melody.train_command (the command line) and melody.training (the loop);

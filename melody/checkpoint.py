@@ -124,6 +124,8 @@ def build_model(payload, name="checkpoint"):
             state["echo_weights"] = model.echo_weights  # saved before the echo existed, or with other lags: unused
         if state.get("form_plan") is None or state["form_plan"].shape != model.form_plan.shape:
             state["form_plan"] = model.form_plan  # saved before the form plan existed: no plan
+        if state.get("length_calibration") is None or state["length_calibration"].shape != model.length_calibration.shape:
+            state["length_calibration"] = model.length_calibration  # saved before the calibration: none
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
         reason = " ".join(line.strip() for line in str(exc).splitlines())[:300]

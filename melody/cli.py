@@ -132,8 +132,8 @@ def build_parser():
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)
     g.add_argument("--memory", type=float, default=1.0,
-                   help="song memory and bar echo: 1 = the melody's own phrases come back as the model was fitted "
-                        "to (default), 0 = the LSTM alone")
+                   help="song memory, bar echo and form plan: 1 = the melody's own phrases come back as the "
+                        "model was fitted to (default), 0 = the LSTM alone")
     g.add_argument("--rng-seed", type=int, help="make the result reproducible")
     g.add_argument("--tempo", type=float, help="BPM of the output (default: the seed file's, else 120)")
     g.add_argument("--program", type=int, default=0, help="General MIDI instrument 0..127 (default piano)")

@@ -15,6 +15,7 @@ from .encoding import Melody, position_input
 from .errors import SeedError
 from .guard import SILENT_BARS, guard, recent_array, silence_guard
 from .batched import BatchEcho, BatchMemory
+from .calibration import calibrate
 from .form import BatchPlan, melody_contents, mix_plan
 from .stepper import stepper_for
 
@@ -55,7 +56,8 @@ class Continuation:
         See :func:`seed_melody`.
     variations : int
     memory : float
-        How much the song memory, the bar echo and the form plan count: 1 = as fitted, 0 = the LSTM alone.
+        How much the song memory, the bar echo and the form plan count: 1 = as fitted, 0 = the LSTM
+        alone (then without its length calibration too).
     rng : numpy.random.Generator, optional
         Draws the form plan (``melody.form``); without one, or for a checkpoint without a plan,
         there is none.
@@ -88,12 +90,15 @@ class Continuation:
         if plan.any() and rng is not None and memory > 0:
             first_bar = origin - (origin - seed.bar_offset) % seed.steps_per_bar
             self.plan = BatchPlan(plan, variations, seed.steps_per_bar, first_bar, rng)
-            self.plan.follow(melody_contents(seed, self.config))
+            whole_bars = (seed.end_step - first_bar) // seed.steps_per_bar if seed.notes else 0
+            self.plan.follow(melody_contents(seed, self.config), whole_bars)
             self.plan_weight = self.plan.copy * float(memory)
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
         self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
         self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
         self.positions = bool(model.config.position_inputs)
+        calibration = model.length_calibration.cpu().double().numpy()
+        self.factors = np.exp(calibration) if calibration.any() and memory > 0 else None
         self._start_network(model, seed)
 
     def _start_network(self, model, seed):
@@ -104,13 +109,17 @@ class Continuation:
             positions = torch.tensor(sequence.positions[None], device=device) if self.positions else None
             logits, (h, c) = model(torch.tensor(sequence.tokens[None], device=device), positions)
             first = torch.softmax(logits[:, -1].double(), -1).cpu().numpy()
-            self.probs = np.repeat(first, self.variations, axis=0)
+            self.probs = self._calibrated(np.repeat(first, self.variations, axis=0))
             h, c = h.expand(-1, self.variations, -1), c.expand(-1, self.variations, -1)
         else:
             first = torch.softmax(model.start_log_probs.double(), -1).cpu().numpy()
-            self.probs = np.repeat(first[None], self.variations, 0)
+            self.probs = self._calibrated(np.repeat(first[None], self.variations, 0))
             h = c = torch.zeros(layers, self.variations, hidden)
         self.run = stepper_for(model).start(h, c)
+
+    def _calibrated(self, probs):
+        """The network's ``probs`` with the model's length calibration (``melody.calibration``), if any."""
+        return probs if self.factors is None else calibrate(probs, self.factors)
 
     def distribution(self):
         """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
@@ -148,7 +157,7 @@ class Continuation:
         if self.positions:
             seed = self.seed
             positions = position_input((self.now - seed.bar_offset) % seed.steps_per_bar, seed.steps_per_bar)
-        self.probs = self.run.step_probs(tokens, positions)
+        self.probs = self._calibrated(self.run.step_probs(tokens, positions))
         return notes
 
     def _bar_position(self, step):

@@ -157,18 +157,16 @@ class BatchPlan:
         self.run = np.zeros(rows, dtype=np.int64)
         self.current = np.full(rows, -1, dtype=np.int64)  # the bar each row's plan was last decided for
 
-    def follow(self, contents):
-        """Take the plan of a seed that has been played: its parse (``bar_contents``) up to its last
-        whole bar, for every row."""
-        if not contents:
-            return
-        lags = parse(contents[:-1]) if len(contents) > 1 else []
+    def follow(self, contents, whole_bars):
+        """Take the plan of a seed that has been played: the parse of its first ``whole_bars`` bars
+        (``bar_contents``; the bars it has played to the end), for every row."""
+        bars = (list(contents) + [()] * whole_bars)[:whole_bars]
         lag = run = 0
-        for b, found in enumerate(lags):
-            run = run + 1 if found and b and found == lags[b - 1] else int(bool(found))
+        for b, found in enumerate(parse(bars)):
+            run = run + 1 if found and b and found == lag else int(bool(found))
             lag = found
         self.lag[:], self.run[:] = lag, run
-        self.current[:] = len(contents) - 2
+        self.current[:] = whole_bars - 1
 
     def decide(self, onsets):
         """Decide the plan of every row whose next onset (``onsets``) lies in a bar not yet planned."""

@@ -48,12 +48,13 @@ class ModelConfig:
 class MelodyLSTM(nn.Module):
     """Predicts the next token of a melody from the tokens so far (and where each next one starts).
 
-    Four buffers are saved with the weights: ``start_log_probs``, the distribution of a melody's
+    Five buffers are saved with the weights: ``start_log_probs``, the distribution of a melody's
     first token (the training data's token frequencies), which scores the first note in evaluation
     and starts generation from an empty seed; ``memory_weights``, the weight of the song memory for
     each match length; ``echo_weights``, the weight of the bar echo for each of its categories
-    (see ``melody.echo``); and ``form_plan``, the numbers of the form plan (``melody.form``). All
-    but the first are 0 (not used) until fitted after training.
+    (see ``melody.echo``); ``form_plan``, the numbers of the form plan (``melody.form``); and
+    ``length_calibration``, a log-factor per token for generation (``melody.calibration``). All but
+    the first are 0 (not used) until fitted after training.
     """
 
     def __init__(self, config=ModelConfig()):
@@ -76,6 +77,7 @@ class MelodyLSTM(nn.Module):
         self.register_buffer("memory_weights", torch.zeros(config.memory_order + 1))
         self.register_buffer("echo_weights", torch.zeros(ECHO_CATEGORIES))
         self.register_buffer("form_plan", torch.zeros(FORM_PLAN_SIZE))
+        self.register_buffer("length_calibration", torch.zeros(config.vocab_size))
 
     def forward(self, tokens, positions=None, state=None):
         """Logits of the next token after every position (joint log-probabilities when factored).

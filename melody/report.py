@@ -1,6 +1,7 @@
 """After training: fit the song memory's and the bar echo's weights on the validation songs, score
 the finished model on the unseen test songs against an interpolated trigram on the same encoding,
-and write the figures into the checkpoint.
+fit the form plan and the length calibration on the training songs, and write it all into the
+checkpoint.
 
 Figures (stored under ``metrics`` in the checkpoint; "token" is a note, or with rhythm a rest):
 bits per token and per 16th-note step, nats per token, top-1 accuracy, for the LSTM alone, with
@@ -11,15 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .data import token_sequence
 from .encoding import EncodingConfig
 from .echo import fit_echo
 from .evaluation import predictions, top1_accuracy
+from .calibration import ROUNDS, fit_calibration
 from .form import fit_plan, melody_contents
 from .memory import fit_weights
 from .ngram import InterpolatedTrigram
+from .sampling import generate
 
 
 def sequences(songs, encoding):
@@ -37,21 +41,29 @@ def fit_memory_and_echo(model, found):
     return np.asarray(memory), np.asarray(echo)
 
 
-def fit_form_plan(model, songs, encoding):
-    """Fit the form plan (``melody.form``) on real songs (the training songs) and store it in the model."""
-    vector = fit_plan([melody_contents(s.melody, encoding) for s in songs])
-    model.form_plan.copy_(torch.tensor(vector))
-    return vector
+def fit_generation(model, songs, progress=False):
+    """Fit what generation adds to the network, on real songs (the training songs): the form plan
+    (``melody.form``) and the length calibration (``melody.calibration``). The model (on the CPU, with
+    its ``.encoding``) keeps them; returns them as metrics."""
+    plan = fit_plan([melody_contents(s.melody, model.encoding) for s in songs])
+    model.form_plan.copy_(torch.tensor(plan))
+    with tqdm(total=ROUNDS, desc="length calibration", unit="round", disable=not progress) as bar:
+        def advance(done, rounds, distance):
+            bar.set_postfix_str(f"lengths {100 * distance:.1f}% away from the songs'")
+            bar.update(1)
+        calibration = fit_calibration(model, songs, generate, progress=advance)
+    return {"form_plan": [float(v) for v in plan], "length_calibration": [float(v) for v in calibration]}
 
 
-def refit_form_plan(payload, songs, out_path, label, command):
-    """Fit the form plan of a loaded checkpoint ``payload`` on ``songs`` and write it, weights and
-    everything else unchanged, to ``out_path`` (atomically)."""
+def refit_generation(payload, songs, out_path, label, command, progress=False):
+    """``fit_generation`` for a loaded checkpoint ``payload`` on ``songs``, written with its weights and
+    everything else unchanged to ``out_path`` (atomically)."""
     model = ckpt.build_model(payload, Path(out_path).name)
-    vector = fit_form_plan(model, songs, EncodingConfig(**payload["encoding_config"]))
+    model.encoding = EncodingConfig(**payload["encoding_config"])
+    fitted = fit_generation(model, songs, progress)
     payload = dict(payload, model_state={k: v.detach().cpu() for k, v in model.state_dict().items()})
-    payload["metrics"] = dict(payload.get("metrics", {}), form_plan=[float(v) for v in vector],
-                              form_plan_data=label, form_plan_command=command)
+    payload["metrics"] = dict(payload.get("metrics", {}), **fitted, generation_fit_data=label,
+                              generation_fit_command=command)
     ckpt.atomic_save(payload, out_path)
 
 
@@ -86,9 +98,10 @@ def part_figures(model, trigram, songs, encoding, memory, echo, device="cpu"):
     return figures
 
 
-def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info):
-    """Fit the memory, echo and form plan of the best model, score it, and rewrite its checkpoint with
-    the figures (marked finished). Returns the metrics."""
+def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info, progress=False):
+    """Fit the memory and echo of the best model, score it, fit its form plan and length calibration
+    (``fit_generation``), and rewrite its checkpoint with the figures (marked finished). Returns the
+    metrics."""
     if not out_path.exists():
         raise RuntimeError(f"Training produced no usable model (validation never improved); nothing written to {out_path}.")
     payload = ckpt.read_file(out_path, ckpt.FORMAT)
@@ -97,7 +110,6 @@ def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info
     memory, echo = fit_memory_and_echo(model, predictions(model, sequences(parts["validation"], encoding),
                                                           device=device))
     metrics["memory_weights"], metrics["echo_weights"] = [float(w) for w in memory], [float(w) for w in echo]
-    metrics["form_plan"] = [float(v) for v in fit_form_plan(model, parts["train"], encoding)]
     trigram = trigram_baseline(parts, model.config.vocab_size)
     for part, key in (("validation", "val"), ("test", "test")):
         if parts[part]:
@@ -108,6 +120,9 @@ def finish(out_path, parts, history, stop_reason, epochs, device, encoding, info
     if "val_bits_per_note_lstm" in metrics:
         metrics["val_bits_per_note_full"] = metrics["val_bits_per_note"]
         metrics["val_bits_per_note"] = metrics["val_bits_per_note_lstm"]
+    model = model.cpu()
+    model.encoding = encoding
+    metrics.update(fit_generation(model, parts["train"], progress))
     ckpt.atomic_save(ckpt.checkpoint_payload(model, encoding, metrics=metrics, **dict(info, finished=True)), out_path)
     return metrics
 

@@ -187,11 +187,12 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
         Also return the model's own distribution (before the guard and the rule) at every step, as
         ``[num_variations, steps, vocab]``: a variation's first ``len(result.tokens)`` steps are its own.
     memory : float
-        How much the song memory and the bar echo (what followed the same notes earlier in this
-        melody, what came a whole number of bars before: ``melody.memory``, ``melody.echo``) count:
-        1 = as fitted on validation songs (the model's own probabilities; the default: its phrases
-        come back as often as in real songs' continuations, the repetition guard keeping it out of
-        loops), 0 = the LSTM alone.
+        How much the song memory, the bar echo and the form plan (what followed the same notes
+        earlier in this melody, what came a whole number of bars before, which earlier bar to
+        restate: ``melody.memory``, ``melody.echo``, ``melody.form``) count:
+        1 = as fitted (the memory and the echo on validation songs, the plan on the training songs;
+        the default: phrases come back as often as in real songs' continuations, the repetition
+        guard keeping it out of loops), 0 = the LSTM alone.
     repetition_guard : bool
         Keep melodies out of short loops and long silences (see ``melody.guard``); on by default.
     pins : dict or str, optional

@@ -4,7 +4,7 @@ and of the ``melody-train`` command (the loop itself is ``melody.training``).
     python train.py                      # data/midi/ if it has MIDI files, else music21's folk songs
     python train.py --data ~/my-midis --minutes 20
     python train.py --resume             # continue the latest interrupted run, wherever it was written
-    python train.py --fit-form checkpoints/rhythm.pt --data ~/my-midis   # refit only the form plan
+    python train.py --fit-sampling checkpoints/rhythm.pt --data ~/my-midis   # refit form plan, lengths
     torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
 
 Every run writes a new checkpoint in checkpoints/ (the previous ones are kept); the newest finished
@@ -27,7 +27,7 @@ from .errors import EncodingInterrupted, MelodyError
 from .model import ModelConfig
 from .runs import finished, latest_interrupted
 from .stopping import STOP_SIGNALS, signal_name
-from .report import refit_form_plan
+from .report import refit_generation
 from .training import TrainConfig, state_path_for, train
 
 DEFAULT_DATA = Path("data/midi")
@@ -53,9 +53,10 @@ def parse_args(argv):
                    help="continue an interrupted run: its checkpoint or state file, or nothing for the latest "
                         "interrupted run (wherever it was written); --minutes is a budget for this invocation")
     p.add_argument("--init-from", type=Path, metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
-    p.add_argument("--fit-form", type=Path, metavar="CHECKPOINT",
-                   help="no training: fit this checkpoint's form plan (which earlier bars its melodies restate) on "
-                        "the training songs of --data, and write it to --out (default: <name>-form.pt beside it)")
+    p.add_argument("--fit-sampling", type=Path, metavar="CHECKPOINT",
+                   help="no training: fit what generation adds to this checkpoint's network (its form plan: which "
+                        "earlier bars melodies restate; its length calibration) on the training songs of --data, "
+                        "and write it to --out (default: <name>-fitted.pt beside it)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when present)")
     p.add_argument("--workers", type=int, help="processes for encoding the training files (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="re-encode every file instead of using the cache")
@@ -145,8 +146,8 @@ def main(argv=None):
     train_config, encoding = TrainConfig(), ENCODINGS[args.encoding or "rhythm"]
     model_config = model_config_for(encoding)
     data, out = args.data, args.out
-    if args.fit_form:
-        return fit_form(args, command)
+    if args.fit_sampling:
+        return fit_sampling(args, command)
     if args.resume:
         state_file = resume_state_file(args.resume)
         resume_state = read_resume_state(state_file)
@@ -198,12 +199,13 @@ def main(argv=None):
               progress=not args.quiet)
 
 
-def fit_form(args, command):
-    """``--fit-form``: a checkpoint's form plan fitted anew on the training songs of ``--data``."""
+def fit_sampling(args, command):
+    """``--fit-sampling``: a checkpoint's form plan and length calibration fitted anew on the training
+    songs of ``--data`` (``melody.report.fit_generation``)."""
     if args.resume or args.init_from:
-        raise MelodyError("--fit-form changes no weights: use it without --resume and --init-from.")
-    source = args.fit_form
-    out = args.out or source.with_name(f"{source.stem}-form.pt")
+        raise MelodyError("--fit-sampling changes no weights: use it without --resume and --init-from.")
+    source = args.fit_sampling
+    out = args.out or source.with_name(f"{source.stem}-fitted.pt")
     if out.exists() and out.resolve() != source.resolve():
         raise MelodyError(f"{out} already exists and is kept: choose another --out.")
     payload = ckpt.read_file(source, ckpt.FORMAT)
@@ -213,8 +215,10 @@ def fit_form(args, command):
     train_songs = split_songs(songs)["train"]
     if not train_songs:
         raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
-    refit_form_plan(payload, train_songs, out, f"{label} ({len(train_songs)} training songs)", command)
-    print(f"Form plan fitted on {len(train_songs)} training songs of {label}; written to {out}")
+    refit_generation(payload, train_songs, out, f"{label} ({len(train_songs)} training songs)", command,
+                     progress=not args.quiet)
+    print(f"Form plan and length calibration fitted on {len(train_songs)} training songs of {label}; "
+          f"written to {out}")
 
 
 class Stopped(Exception):

@@ -284,7 +284,8 @@ def train(
         return {"stop_reason": stop_reason, "epochs": run.epoch, "val_bits_per_note": run.best_val}
     metrics = {}
     if context.is_main:
-        metrics = report.finish(out_path, parts, run.history, stop_reason, run.epoch, context.device, encoding, info)
+        metrics = report.finish(out_path, parts, run.history, stop_reason, run.epoch, context.device, encoding, info,
+                                progress)
         save_state("finished")
         record_run(state_path, out_path, FINISHED)
         log(report.done_message(metrics, stop_reason, run.epoch, out_path))

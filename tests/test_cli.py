@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_corpus
 
 import train as train_cli
@@ -141,3 +142,27 @@ def test_steering_flags_pin_scale_loop_and_copy_cap(tmp_path):
     assert {p % 12 for p in continuation} <= {2, 4, 6, 9, 11}
     bad = run("generate", "--seed", seed, "--pin", "3:C4", "--scale", "D major", "--out", str(out))
     assert bad.returncode != 0 and "not in D major" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_fit_sampling_refits_the_form_plan_and_lengths_and_keeps_the_weights(small_checkpoint, tmp_path, capsys):
+    import melody
+    from melody import checkpoint as ckpt
+
+    corpus = tmp_path / "midi"
+    write_small_corpus(corpus, repeats=2)
+    train_cli.main(["--fit-sampling", str(small_checkpoint), "--data", str(corpus), "--quiet", "--workers", "1"])
+    out = small_checkpoint.with_name(f"{small_checkpoint.stem}-fitted.pt")
+    assert f"written to {out}" in capsys.readouterr().out
+    before, after = ckpt.read_file(small_checkpoint, ckpt.FORMAT), melody.load_model(out)
+    assert after.info["metrics"]["generation_fit_data"].endswith("training songs)")
+    assert after.info["metrics"]["generation_fit_command"].startswith("python train.py --fit-sampling")
+    for name, weights in before["model_state"].items():
+        if name not in ("form_plan", "length_calibration"):
+            assert torch.equal(after.state_dict()[name], weights)
+    assert len(after.form_plan) == len(after.info["metrics"]["form_plan"])
+    # a second run would overwrite the first result: refused, in one line
+    status = train_cli.cli(["--fit-sampling", str(small_checkpoint), "--data", str(corpus), "--quiet"])
+    error = capsys.readouterr().err
+    assert status != 0 and "already exists and is kept" in error and "Traceback" not in error
+    status = train_cli.cli(["--fit-sampling", str(tmp_path / "nowhere.pt"), "--data", str(corpus), "--quiet"])
+    assert status != 0 and "does not exist" in capsys.readouterr().err
