@@ -13,7 +13,7 @@ import torch
 from .data import token_sequence
 from .encoding import Melody, position_input
 from .errors import SeedError
-from .guard import SILENT_BARS, guard, recent_array, silence_guard
+from .guard import SILENT_BARS, LoopWatch, guard_looping, recent_array, silence_guard
 from .batched import BatchEcho, BatchMemory
 from .calibration import calibrate
 from .form import BatchPlan, melody_contents, mix_plan
@@ -94,7 +94,7 @@ class Continuation:
             self.plan.follow(melody_contents(seed, self.config), whole_bars)
             self.plan_weight = self.plan.copy * float(memory)
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
-        self.recent = np.repeat(recent_array([seed.pitches]), variations, axis=0)  # last pitches, for the guard
+        self.loops = LoopWatch(np.repeat(recent_array([seed.pitches]), variations, axis=0))  # for the guard
         self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
         self.positions = bool(model.config.position_inputs)
         calibration = model.length_calibration.cpu().double().numpy()
@@ -144,10 +144,7 @@ class Continuation:
         notes = [None if p < 0 else (int(t), int(s), int(p)) for t, s, p in zip(self.now, steps, pitches)]
         self.now = self.now + steps
         self.silent = np.where(pitches < 0, self.silent + steps, 0)
-        for row in np.flatnonzero(pitches >= 0):
-            recent = self.recent[row]
-            recent[:-1] = recent[1:]
-            recent[-1] = pitches[row]
+        self.loops.add(pitches)
         onsets = self.now - steps
         if self.memories is not None:
             self.memories.add(tokens, self._bar_position(onsets) if self.aligned else None)
@@ -160,6 +157,11 @@ class Continuation:
         self.probs = self._calibrated(self.run.step_probs(tokens, positions))
         return notes
 
+    @property
+    def recent(self):
+        """Each melody's last pitches, ``[variations, WINDOW]``, oldest first (-1 where there are fewer)."""
+        return self.loops.recent
+
     def _bar_position(self, step):
         """The bar position of ``step`` (a number or an array) for an aligned memory (None for a plain one)."""
         return (step - self.seed.bar_offset) % self.seed.steps_per_bar if self.aligned else None
@@ -168,14 +170,13 @@ class Continuation:
         """Keep the melodies at ``indices`` (an int array; repeats allowed)."""
         indices = np.asarray(indices)
         self.run.reorder(indices)
-        self.probs, self.now, self.recent = self.probs[indices], self.now[indices], self.recent[indices]
-        self.silent = self.silent[indices]
-        for part in (self.memories, self.echoes, self.plan):
+        self.probs, self.now, self.silent = self.probs[indices], self.now[indices], self.silent[indices]
+        for part in (self.loops, self.memories, self.echoes, self.plan):
             if part is not None:
                 part.reorder(indices)
         self.variations = len(indices)
 
     def guarded(self, probs):
         """``probs`` with the repetition guard and the silence guard applied (see ``melody.guard``)."""
-        probs = guard(probs, self.recent, self.pitch_of_token)
+        probs = guard_looping(probs, self.loops.looping, self.pitch_of_token)
         return silence_guard(probs, self.silent, self.pitch_of_token < 0, SILENT_BARS * self.seed.steps_per_bar)

@@ -20,6 +20,10 @@ PHRASE_COPIES = 3  # ... longer ones 3 (a phrase, its repeat, and once more; a 4
 PENALTY = 0.0  # the share of its probability left to the note that would go on looping
 WINDOW = LONG_PERIOD * (PHRASE_COPIES + 1)
 SILENT_BARS = 2  # a melody may rest this long in a row; then it must play (a song's final silence is not a continuation)
+PERIODS = np.arange(1, LONG_PERIOD + 1)
+# The notes a loop of each period may go on for (the period's own first copy included).
+LIMITS = np.where(PERIODS <= SHORT_PERIOD, SHORT_LOOP_NOTES,
+                  PERIODS * np.where(PERIODS <= LONG_PERIOD // 2, LONG_COPIES, PHRASE_COPIES))
 
 
 def looping_pitches(histories):
@@ -28,19 +32,54 @@ def looping_pitches(histories):
     ``histories`` is ``[melodies, WINDOW]`` (recent pitches, oldest first, -1 where there are fewer)
     or a list of pitch lists."""
     recent = recent_array(histories) if not isinstance(histories, np.ndarray) else histories
-    found = np.full(len(recent), -1)
-    # A period can only be looping if the last note equals the one a period before: check those only.
-    periods = np.arange(1, LONG_PERIOD + 1)
-    possible = ((recent[:, [-1]] == recent[:, -1 - periods]) & (recent[:, [-1]] >= 0)).any(0)
-    for period in periods[possible]:
+    return _looping(recent, trailing_runs(recent))
+
+
+def trailing_runs(recent):
+    """``[melodies, periods]``: for each period of 1 to ``LONG_PERIOD`` notes, how many of the last
+    notes of ``recent`` (as for :func:`looping_pitches`) equal the note a period before them."""
+    runs = np.zeros((len(recent), len(PERIODS)), dtype=np.int64)
+    for column, period in enumerate(PERIODS):
         same = (recent[:, period:] == recent[:, :-period]) & (recent[:, :-period] >= 0)
         backwards = same[:, ::-1]
-        run = np.where(backwards.all(1), backwards.shape[1], backwards.argmin(1))  # trailing notes that repeat
-        copies = LONG_COPIES if period <= LONG_PERIOD // 2 else PHRASE_COPIES
-        limit = SHORT_LOOP_NOTES if period <= SHORT_PERIOD else period * copies
-        hit = (found < 0) & (run + period >= limit)
-        found[hit] = recent[hit, -period]
-    return found
+        runs[:, column] = np.where(backwards.all(1), backwards.shape[1], backwards.argmin(1))
+    return runs
+
+
+def _looping(recent, runs):
+    """:func:`looping_pitches` from ``recent`` and its :func:`trailing_runs`: the shortest period
+    that has repeated for too long decides."""
+    hit = runs + PERIODS >= LIMITS
+    period = PERIODS[hit.argmax(1)]
+    return np.where(hit.any(1), recent[np.arange(len(recent)), -period], -1)
+
+
+class LoopWatch:
+    """The last pitches of a batch of melodies and what the guard makes of them, kept up to date
+    note by note: each note updates the trailing runs of every period instead of scanning the whole
+    window again. ``looping`` is always :func:`looping_pitches` of ``recent``."""
+
+    def __init__(self, recent):
+        self.recent = recent
+        self.runs = trailing_runs(recent)
+        self.looping = _looping(recent, self.runs)
+
+    def add(self, pitches):
+        """Append each melody's new pitch (-1: a rest, which changes nothing)."""
+        rows = np.flatnonzero(pitches >= 0)
+        if not len(rows):
+            return
+        new, recent = pitches[rows], self.recent[rows]
+        before = recent[:, -PERIODS]  # the note a period before the new one
+        repeated = (before == new[:, None]) & (before >= 0)
+        runs = np.where(repeated, np.minimum(self.runs[rows] + 1, recent.shape[1] - PERIODS), 0)
+        recent[:, :-1] = recent[:, 1:]
+        recent[:, -1] = new
+        self.recent[rows], self.runs[rows] = recent, runs
+        self.looping[rows] = _looping(recent, runs)
+
+    def reorder(self, indices):
+        self.recent, self.runs, self.looping = self.recent[indices], self.runs[indices], self.looping[indices]
 
 
 def recent_array(histories):
@@ -56,7 +95,11 @@ def recent_array(histories):
 def guard(probs, histories, pitch_of_token, penalty=PENALTY):
     """``probs`` ``[melodies, vocab]`` with the tokens of every looping pitch (see
     :func:`looping_pitches`; ``histories`` as there) scaled by ``penalty`` and renormalised; a new array."""
-    looping = looping_pitches(histories)
+    return guard_looping(probs, looping_pitches(histories), pitch_of_token, penalty)
+
+
+def guard_looping(probs, looping, pitch_of_token, penalty=PENALTY):
+    """:func:`guard` given each melody's looping pitch (-1: none), as :func:`looping_pitches` finds it."""
     if (looping < 0).all():
         return probs
     probs = probs.copy()

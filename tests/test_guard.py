@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 import melody
-from melody.guard import LONG_COPIES, PHRASE_COPIES, SHORT_LOOP_NOTES, guard, looping_pitches
+from melody.guard import LONG_COPIES, PHRASE_COPIES, SHORT_LOOP_NOTES, LoopWatch, guard, looping_pitches, recent_array
 from melody.quality import notes_from_pitches, stuck_loops
 
 
@@ -21,6 +21,28 @@ def test_a_phrase_may_come_back_a_few_times():
     phrase = [60, 60, 60, 60, 60, 62, 64, 64, 62, 62]  # beta = 15's drone: this, over and over
     assert looping_pitches([phrase * (PHRASE_COPIES - 1)])[0] == -1
     assert looping_pitches([phrase * PHRASE_COPIES])[0] == phrase[0]
+
+
+def test_the_watch_kept_note_by_note_agrees_with_a_fresh_look():
+    rng = np.random.default_rng(0)
+    motifs = [[60, 62], [60, 64, 67, 72, 71, 67, 64, 62], [60] * 5 + [62, 64, 64, 62, 62]]
+    streams = [motifs[row % 3] for row in range(6)]  # loops of every kind, broken now and then
+    watch = LoopWatch(recent_array([[64, 62], [], [60] * 3, [], [61], []]))
+    histories = [list(row[row >= 0]) for row in watch.recent]
+    looped = set()
+    for step in range(120):
+        pitches = np.array([-1 if rng.random() < 0.1 else s[step % len(s)] if rng.random() < 0.9 else 65
+                            for s in streams])
+        watch.add(pitches)
+        histories = [h + [p] if p >= 0 else h for h, p in zip(histories, pitches)]
+        assert np.array_equal(watch.recent, recent_array(histories))
+        assert np.array_equal(watch.looping, looping_pitches(histories))
+        looped.update(watch.looping[watch.looping >= 0])
+        if step == 60:  # resampling keeps some melodies and copies others
+            order = [5, 5, 0, 2, 3, 1]
+            watch.reorder(np.array(order))
+            streams, histories = [streams[i] for i in order], [histories[i] for i in order]
+    assert len(looped) >= 3  # loops of several kinds were caught on the way
 
 
 def test_guard_moves_probability_off_the_looping_pitch():
