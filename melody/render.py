@@ -237,8 +237,8 @@ class AudioMix:
         self.renderer, self.sink, self.max_seconds = renderer, sink, max_seconds
         self.rate = renderer.sample_rate_hz
         self.piece = int(piece_seconds * self.rate)
-        self.audio = np.zeros(0, np.float32)  # samples from ``self.handed`` on
-        self.handed = 0
+        self.audio = np.zeros(0, np.float32)  # samples from ``self.base`` on; those before ``self.handed`` are out
+        self.base = self.handed = 0
         self.end_seconds = 0.0
 
     def add(self, pitch, start, stop, velocity=96, program=0):
@@ -247,33 +247,34 @@ class AudioMix:
             if start >= self.max_seconds:
                 return
             stop = min(stop, self.max_seconds)
-        first = int(round(start * self.rate)) - self.handed
+        first = int(round(start * self.rate))
         wave = self.renderer.note(pitch, velocity, program, max(1, int(round((stop - start) * self.rate))))
         self._reserve(first + len(wave))
-        self.audio[first : first + len(wave)] += wave
+        self.audio[first - self.base : first - self.base + len(wave)] += wave
         self.end_seconds = max(self.end_seconds, stop)
-        if first >= self.piece:  # nothing earlier than this note's start can change any more
+        if first - self.handed >= self.piece:  # nothing earlier than this note's start can change any more
             self._hand(first)
 
     def close(self):
         """Add the final ``TAIL_SECONDS``, fade out and hand over the rest."""
-        rest = int(round((self.end_seconds + TAIL_SECONDS) * self.rate)) - self.handed
+        rest = int(round((self.end_seconds + TAIL_SECONDS) * self.rate))
         self._reserve(rest)
-        self.audio = self.audio[:rest]
-        fade = min(rest, int(0.05 * self.rate))  # de-click the cut release
-        self.audio[rest - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+        fade = min(rest - self.handed, int(0.05 * self.rate))  # de-click the cut release
+        self.audio[rest - fade - self.base : rest - self.base] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
         self._hand(rest)
 
-    def _reserve(self, length):
-        if length > len(self.audio):
-            grown = np.zeros(max(length, 2 * len(self.audio)), np.float32)
-            grown[: len(self.audio)] = self.audio
-            self.audio = grown
+    def _reserve(self, stop):
+        """Room up to sample ``stop``; growing drops what was handed over (no copy per piece)."""
+        if stop - self.base > len(self.audio):
+            kept = self.audio[self.handed - self.base :]
+            grown = np.zeros(max(stop - self.handed, 2 * len(kept)), np.float32)
+            grown[: len(kept)] = kept
+            self.audio, self.base = grown, self.handed
 
-    def _hand(self, count):
-        self.sink(np.clip(self.audio[:count], -1.0, 1.0))
-        self.audio = self.audio[count:].copy()
-        self.handed += count
+    def _hand(self, stop):
+        """Hand the samples up to ``stop`` to the sink."""
+        self.sink(np.clip(self.audio[self.handed - self.base : stop - self.base], -1.0, 1.0))
+        self.handed = stop
 
 
 class Mp3Writer:
