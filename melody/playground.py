@@ -251,16 +251,9 @@ class Playground:
         origin, step = bar_start(seed), step_seconds(settings.tempo_bpm)
         folder = self._folder("result-")
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
-        writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz) for stem in stems]
-        pieces = [[] for _ in stems]  # the audio also kept for its WAV file
-
-        def sink(writer, kept):
-            def write(samples):
-                kept.append(samples)
-                writer.write(samples)
-            return write
-
-        mixes = [AudioMix(renderer, sink(writer, kept), MAX_AUDIO_SECONDS) for writer, kept in zip(writers, pieces)]
+        writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz, stem.with_suffix(".wav"))
+                   for stem in stems]
+        mixes = [AudioMix(renderer, writer.write, MAX_AUDIO_SECONDS) for writer in writers]
 
         def play(mix, note):
             onset, steps, pitch = note
@@ -293,8 +286,7 @@ class Playground:
             for row, stem in enumerate(stems):  # while the encoders finish
                 continuation = continuations[row]
                 variation = self._files(seed, continuation, probs[row], stem, settings, model, key)
-                variation.wav_path = encode_audio(np.concatenate(pieces[row]) if pieces[row] else np.zeros(1),
-                                                  renderer.sample_rate_hz, stem.with_suffix(".wav"))
+                variation.wav_path = stem.with_suffix(".wav")  # written with the MP3
                 result.variations.append(variation)
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error

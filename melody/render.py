@@ -7,6 +7,7 @@ synthesizer's voices and its reverb add up linearly, so the sum sounds as a cont
 performance would, while a melody of a few hundred notes mixes in milliseconds once its notes
 are cached (a melody repeats a few dozen distinct notes).
 """
+import contextlib
 import ctypes
 import logging
 import os
@@ -278,16 +279,18 @@ class AudioMix:
 
 
 class Mp3Writer:
-    """An MP3 file (LAME, 48 kbit/s mono) written piece by piece by a background thread; LAME
-    works outside the GIL, so encoding overlaps whatever the caller does meanwhile."""
+    """An MP3 file (LAME, 48 kbit/s mono), and with ``wav_path`` the same audio as 16-bit WAV, written
+    piece by piece by a background thread; LAME works outside the GIL, so encoding overlaps whatever
+    the caller does meanwhile."""
 
-    def __init__(self, path, sample_rate_hz):
+    def __init__(self, path, sample_rate_hz, wav_path=None):
         import lameenc
 
-        self.path = Path(path)
+        self.path, self.wav_path = Path(path), wav_path and Path(wav_path)
+        self.sample_rate_hz = int(sample_rate_hz)
         self.encoder = lameenc.Encoder()
         self.encoder.set_bit_rate(MP3_KBPS)
-        self.encoder.set_in_sample_rate(int(sample_rate_hz))
+        self.encoder.set_in_sample_rate(self.sample_rate_hz)
         self.encoder.set_channels(1)
         self.encoder.set_quality(7)  # LAME's fast setting: ample for a preview, twice as fast as the default
         self._pieces = queue.Queue()
@@ -297,12 +300,25 @@ class Mp3Writer:
 
     def _run(self):
         try:
-            with open(self.path, "wb") as out:
+            with open(self.path, "wb") as out, self._wav() as wav:
                 while (piece := self._pieces.get()) is not None:
-                    out.write(self.encoder.encode((piece * 32767).astype(np.int16).tobytes()))
+                    frames = (piece * 32767).astype("<i2").tobytes()
+                    out.write(self.encoder.encode(frames))
+                    if wav is not None:
+                        wav.writeframesraw(frames)
                 out.write(self.encoder.flush())
         except BaseException as exc:  # re-raised by close()
             self._error = exc
+
+    def _wav(self):
+        """The WAV file being written (its header is completed when it closes), or a no-op context."""
+        if self.wav_path is None:
+            return contextlib.nullcontext()
+        wav = wave.open(str(self.wav_path), "wb")
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(self.sample_rate_hz)
+        return wav
 
     def write(self, piece):
         self._pieces.put(piece)
