@@ -11,6 +11,8 @@ import numpy as np
 
 from .echo import LAG_BARS, LAGS, MAX_TOTAL, RUN_BUCKETS
 
+_LAG_CATEGORIES = np.arange(LAGS) * len(RUN_BUCKETS)  # each lag's first weight category, halved
+
 
 class _Grown:
     """Arrays ``[rows, capacity]`` that grow along their second axis as needed."""
@@ -63,12 +65,11 @@ class BatchMemory(_Grown):
         if self.aligned and positions is not None:
             matches = np.where(self.positions[:, :t] == np.asarray(positions)[:, None], matches, 0)
         k = matches.max(1) if t else np.zeros(rows, dtype=np.int64)
-        distributions = np.zeros((rows, self.vocab_size))
-        chosen = (matches >= k[:, None]) & (k[:, None] > 0)
-        r, j = np.nonzero(chosen)
-        np.add.at(distributions, (r, self.tokens[r, j]), 1.0)
-        totals = distributions.sum(1, keepdims=True)
-        return k, np.divide(distributions, totals, out=distributions, where=totals > 0)
+        r, j = np.nonzero((matches >= k[:, None]) & (k[:, None] > 0))
+        counts = np.bincount(r * self.vocab_size + self.tokens[r, j], minlength=rows * self.vocab_size)
+        counts = counts.reshape(rows, self.vocab_size)
+        totals = counts.sum(1, keepdims=True)
+        return k, np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 
     def reorder(self, indices):
         self.tokens, self.positions, self.match = self.tokens[indices], self.positions[indices], self.match[indices]
@@ -82,9 +83,14 @@ class BatchEcho(_Grown):
         self.bar, self.offset, self.origin = steps_per_bar, bar_offset, origin  # origin: the first step kept
         self.fixed = np.array([lag * steps_per_bar for lag in LAG_BARS], dtype=np.int64)
         self.at = np.full((rows, 256), -1, dtype=np.int64)
-        self.runs = np.zeros((rows, LAGS), dtype=np.int64)
+        self._set_runs(np.zeros((rows, LAGS), dtype=np.int64))
         self.first_bar = None
         self._cache = None  # (onsets, what the lags found there) of the last proposals
+
+    def _set_runs(self, runs):
+        """How many tokens each lag has matched, and the weight categories that makes (before "starts a bar")."""
+        self.runs = runs
+        self._categories = (_LAG_CATEGORIES + np.searchsorted(RUN_BUCKETS, runs, side="right") - 1) * 2
 
     def _earlier(self, onsets):
         """The token that started one lag before each onset, ``[rows, LAGS]`` (-1: none): the fixed
@@ -104,18 +110,15 @@ class BatchEcho(_Grown):
     def proposals(self, onsets):
         """``(categories, tokens)``, each ``[rows, LAGS]``: what each lag proposes (token -1: nothing)."""
         onsets = np.asarray(onsets, dtype=np.int64)
-        tokens = self._earlier(onsets)
-        buckets = np.searchsorted(RUN_BUCKETS, self.runs, side="right") - 1
-        bar_start = ((onsets - self.offset) % self.bar == 0).astype(np.int64)
-        categories = (np.arange(LAGS)[None] * len(RUN_BUCKETS) + buckets) * 2 + bar_start[:, None]
-        return categories, tokens
+        bar_start = (onsets - self.offset) % self.bar == 0
+        return self._categories + bar_start[:, None], self._earlier(onsets)
 
     def add(self, tokens, onsets):
         onsets, tokens = np.asarray(onsets, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
         if self.first_bar is None:
             self.first_bar = int(onsets[0] - (onsets[0] - self.offset) % self.bar)
         earlier = self._earlier(onsets)
-        self.runs = np.where((earlier == tokens[:, None]) & (earlier >= 0), self.runs + 1, 0)
+        self._set_runs(np.where((earlier == tokens[:, None]) & (earlier >= 0), self.runs + 1, 0))
         self._grow(int(onsets.max()) - self.origin + 1, "at")
         self.at[np.arange(len(onsets)), onsets - self.origin] = tokens
         self._cache = None
@@ -123,11 +126,14 @@ class BatchEcho(_Grown):
     def mix_into(self, probs, onsets, weights):
         """``probs`` ``[rows, vocab]`` with each melody's proposals mixed in (in place), as ``echo.mix_into``."""
         categories, tokens = self.proposals(onsets)
-        w = np.where(tokens >= 0, np.asarray(weights)[categories], 0.0)
+        proposed = tokens >= 0
+        w = np.where(proposed, np.asarray(weights)[categories], 0.0)
         total = w.sum(1, keepdims=True)
-        w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
-        probs *= 1 - w.sum(1, keepdims=True)
-        r, lag = np.nonzero(tokens >= 0)
+        if (total > MAX_TOTAL).any():
+            w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
+            total = w.sum(1, keepdims=True)
+        probs *= 1 - total
+        r, lag = np.nonzero(proposed)
         np.add.at(probs, (r, tokens[r, lag]), w[r, lag])
         return probs
 
@@ -139,4 +145,5 @@ class BatchEcho(_Grown):
         return np.where(valid, self.at[np.arange(len(onsets)), np.where(valid, where, 0)], -1)
 
     def reorder(self, indices):
-        self.at, self.runs, self._cache = self.at[indices], self.runs[indices], None
+        self.at, self._cache = self.at[indices], None
+        self._set_runs(self.runs[indices])

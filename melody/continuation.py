@@ -124,11 +124,13 @@ class Continuation:
     def distribution(self):
         """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
         with each melody's song memory, then its bar echo, then what its form plan restates."""
-        probs = self.probs.copy()
+        probs = self.probs
         if self.memories is not None:
             k, remembered = self.memories.lookup(self._bar_position(self.now) if self.aligned else None)
             w = self.weights[k][:, None]
-            probs = (1 - w) * probs + w * remembered
+            probs = (1 - w) * probs + w * remembered  # a new array: the mixing below works in place
+        else:
+            probs = probs.copy()
         if self.echoes is not None and self.echo_weights.any():
             self.echoes.mix_into(probs, self.now, self.echo_weights)
         if self.plan is not None:
@@ -141,7 +143,7 @@ class Continuation:
         or None where the token was a rest."""
         tokens = np.asarray(tokens, dtype=np.int64)
         pitches, steps = self.pitch_of_token[tokens], self.steps_of_token[tokens]
-        notes = [None if p < 0 else (int(t), int(s), int(p)) for t, s, p in zip(self.now, steps, pitches)]
+        notes = [None if p < 0 else (t, s, p) for t, s, p in zip(self.now.tolist(), steps.tolist(), pitches.tolist())]
         self.now = self.now + steps
         self.silent = np.where(pitches < 0, self.silent + steps, 0)
         self.loops.add(pitches)

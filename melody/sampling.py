@@ -139,11 +139,11 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
             probs = state.distribution()
             guarded = state.guarded(probs) if repetition_guard else probs
             chosen = _choose(apply_rule(guarded, temperature, beta, top_k, top_p), rng)
-            notes = state.advance(chosen)
-            notes = [None if made[r] >= length else note for r, note in enumerate(notes)]
+            notes = [None if full else note for full, note in zip((made >= length).tolist(), state.advance(chosen))]
             made += [note is not None for note in notes]
-            yield Step(index, chosen, notes, probs, made >= length)
-            if (made >= length).all():
+            done = made >= length
+            yield Step(index, chosen, notes, probs, done)
+            if done.all():
                 return
 
 
@@ -225,9 +225,9 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
     probs = []
     for step in sample_steps(model, seed, length, temperature, beta, top_k, top_p, rng_seed, num_variations,
                              memory, repetition_guard, pins, scale, loop, max_copy, scale_strength, particles):
-        for row in range(num_variations):
-            if step.notes[row] is not None or not step.done[row]:
-                tokens[row].append(int(step.tokens[row]))
+        for row, token, note, done in zip(tokens, step.tokens.tolist(), step.notes, step.done.tolist()):
+            if note is not None or not done:
+                row.append(token)
         if return_probs:
             probs.append(step.probs)
     results = [continuation_of(model.encoding, seed, t) for t in tokens]
