@@ -135,7 +135,8 @@ class Continuation:
             self.echoes.mix_into(probs, self.now, self.echo_weights)
         if self.plan is not None:
             self.plan.decide(self.now)
-            mix_plan(probs, self.echoes.tokens_back(self.now, self.plan.lags_in_steps()), self.plan_weight)
+            if self.plan.lag.any():  # only a bar planned as a restatement proposes anything
+                mix_plan(probs, self.echoes.tokens_back(self.now, self.plan.lags_in_steps()), self.plan_weight)
         return probs
 
     def advance(self, tokens):
