@@ -40,7 +40,7 @@ def _span(seed, continuation):
 
 
 def roll_image(seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH, origin=None, end=None):
-    """The piano roll's pixels: one per (pitch, 16th step), uint8 RGB ``[high - low + 1, steps]``.
+    """The piano roll's pixels: one per (pitch, 16th step), uint8 RGBA ``[high - low + 1, steps, 4]``.
 
     ``seed`` and ``continuation`` are notes ``(onset, steps, pitch)`` (or pitches, as eighths);
     ``probs`` ``[len(continuation), high - low + 1]`` shades each continuation note's time with the
@@ -62,7 +62,9 @@ def roll_image(seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PI
     for notes, colour in ((seed, SEED_RGB), (continuation, CONTINUATION_RGB)):
         for onset, steps, pitch in notes:
             image[min(max(pitch, low), high) - low, onset - origin : onset - origin + steps] = colour
-    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+    pixels = np.full((rows, columns, 4), 255, np.uint8)  # opaque RGBA: matplotlib draws it as it is,
+    pixels[..., :3] = np.clip(image, 0, 1) * 255  # a few times faster than RGB, which it converts first
+    return pixels
 
 
 def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offset=0, low=LOWEST_PITCH,

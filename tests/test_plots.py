@@ -6,7 +6,7 @@ from melody.plots import CONTINUATION_RGB, SEED_RGB, piano_roll_figure, pitch_cl
 def test_piano_roll_draws_notes_with_their_lengths_in_time():
     seed = [(0, 4, 60), (4, 2, 62), (8, 4, 64)]  # a rest from step 6 to 8
     continuation = [(12, 2, 65), (14, 6, 90), (20, 1, 54)]
-    image = np.asarray(piano_roll_figure(seed, continuation).axes[0].images[0].get_array()) / 255
+    image = np.asarray(piano_roll_figure(seed, continuation).axes[0].images[0].get_array())[..., :3] / 255
     assert image.shape[:2] == (37, 21)  # one column per 16th step
     for onset, steps, pitch in seed:
         assert np.allclose(image[pitch - 54, onset : onset + steps], SEED_RGB, atol=0.005)
@@ -17,7 +17,7 @@ def test_piano_roll_draws_notes_with_their_lengths_in_time():
 
 
 def test_plain_pitches_are_eighth_notes():
-    image = np.asarray(piano_roll_figure([60, 62, 64], [65]).axes[0].images[0].get_array()) / 255
+    image = np.asarray(piano_roll_figure([60, 62, 64], [65]).axes[0].images[0].get_array())[..., :3] / 255
     assert image.shape[:2] == (37, 8)
     assert np.allclose(image[64 - 54, 4:6], SEED_RGB, atol=0.005) and np.allclose(image[65 - 54, 6:8],
                                                                                    CONTINUATION_RGB, atol=0.005)
@@ -27,7 +27,7 @@ def test_probabilities_shade_only_generated_notes():
     probs = np.zeros((2, 37))
     probs[:, 10] = 1.0
     image = np.asarray(piano_roll_figure([(0, 2, 60)], [(2, 2, 61), (4, 4, 62)], probs).axes[0].images[0]
-                       .get_array()) / 255
+                       .get_array())[..., :3] / 255
     assert image[10, 2].mean() < 0.9 and image[10, 7].mean() < 0.9  # shaded behind generated notes
     assert np.allclose(image[10, 0], 1.0)  # not behind the seed
     assert np.allclose(image[11, 3], 1.0)  # zero probability stays white
