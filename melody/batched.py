@@ -133,8 +133,7 @@ class BatchEcho(_Grown):
             w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
             total = w.sum(1, keepdims=True)
         probs *= 1 - total
-        r, lag = np.nonzero(proposed)
-        np.add.at(probs, (r, tokens[r, lag]), w[r, lag])
+        np.add.at(probs, (np.arange(len(probs))[:, None], tokens), w)  # where nothing is proposed, 0 is added
         return probs
 
     def tokens_back(self, onsets, lags):

@@ -24,6 +24,7 @@ PERIODS = np.arange(1, LONG_PERIOD + 1)
 # The notes a loop of each period may go on for (the period's own first copy included).
 LIMITS = np.where(PERIODS <= SHORT_PERIOD, SHORT_LOOP_NOTES,
                   PERIODS * np.where(PERIODS <= LONG_PERIOD // 2, LONG_COPIES, PHRASE_COPIES))
+_RUN_LIMITS = LIMITS - PERIODS  # the notes after a period's first copy that may repeat it
 
 
 def looping_pitches(histories):
@@ -49,7 +50,7 @@ def trailing_runs(recent):
 def _looping(recent, runs):
     """:func:`looping_pitches` from ``recent`` and its :func:`trailing_runs`: the shortest period
     that has repeated for too long decides."""
-    hit = runs + PERIODS >= LIMITS
+    hit = runs >= _RUN_LIMITS
     period = PERIODS[hit.argmax(1)]
     return np.where(hit.any(1), recent[np.arange(len(recent)), -period], -1)
 
@@ -63,20 +64,26 @@ class LoopWatch:
         self.recent = recent
         self.runs = trailing_runs(recent)
         self.looping = _looping(recent, self.runs)
+        self.longest = recent.shape[1] - PERIODS  # the most notes of the window that can repeat each period
 
     def add(self, pitches):
         """Append each melody's new pitch (-1: a rest, which changes nothing)."""
-        rows = np.flatnonzero(pitches >= 0)
-        if not len(rows):
-            return
-        new, recent = pitches[rows], self.recent[rows]
-        before = recent[:, -PERIODS]  # the note a period before the new one
-        repeated = (before == new[:, None]) & (before >= 0)
-        runs = np.where(repeated, np.minimum(self.runs[rows] + 1, recent.shape[1] - PERIODS), 0)
+        played = pitches >= 0
+        if played.all():  # the usual step: every melody plays, and all is updated in place
+            self._add(pitches, self.recent, self.runs)
+            self.looping = _looping(self.recent, self.runs)
+        elif played.any():
+            rows = np.flatnonzero(played)
+            recent, runs = self.recent[rows], self.runs[rows]
+            self._add(pitches[rows], recent, runs)
+            self.recent[rows], self.runs[rows], self.looping[rows] = recent, runs, _looping(recent, runs)
+
+    def _add(self, new, recent, runs):
+        """Append pitches ``new`` (all played) to ``recent`` and update their ``runs``, in place."""
+        repeated = recent[:, -PERIODS] == new[:, None]  # the note a period before the new one
+        runs[...] = np.where(repeated, np.minimum(runs + 1, self.longest), 0)
         recent[:, :-1] = recent[:, 1:]
         recent[:, -1] = new
-        self.recent[rows], self.runs[rows] = recent, runs
-        self.looping[rows] = _looping(recent, runs)
 
     def reorder(self, indices):
         self.recent, self.runs, self.looping = self.recent[indices], self.runs[indices], self.looping[indices]
