@@ -1,8 +1,11 @@
 """Latency of what a user feels, on the CPU: each stage of a Generate click for a 32-note seed and
-256 generated notes with the default checkpoint, the whole request through the HTTP API, the
-generation overhead ratio, the original write-up's network for comparison, and start-up time.
+256 generated notes (``--length``) with the default checkpoint, the whole request through the HTTP
+API, the generation overhead ratio, the original write-up's network for comparison, and start-up time.
 
-    .venv/bin/python bench/latency.py [--runs 30] [--skip-api] [--skip-original]
+    .venv/bin/python bench/latency.py [--runs 30] [--length 256] [--skip-api] [--skip-original]
+
+``--length 72`` measures a continuation of about 16 bars with the rhythm checkpoint (its bars hold
+4.5 notes); the JSON says how many bars the continuations span.
 
 Prints JSON: median and p95 in milliseconds per stage, the machine, and the settings.
 """
@@ -24,7 +27,6 @@ from melody.render import Renderer, encode_audio
 from melody.sampling import generate
 
 SEED_NOTES = 32
-LENGTH = 256
 
 
 def upload_file():
@@ -46,12 +48,14 @@ def main():
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--skip-original", action="store_true")
     parser.add_argument("--checkpoint", help="default: the default checkpoint")
+    parser.add_argument("--length", type=int, default=256, help="notes to generate (default 256)")
     args = parser.parse_args()
+    length = args.length
     torch.set_num_threads(1)  # as the app runs it: one thread per request, requests side by side
     model = load_model(args.checkpoint)
     config = model.encoding
     results = {"machine": machine(), "checkpoint": model.path.name, "encoding": config.kind,
-               "seed_notes": SEED_NOTES, "generated_notes": LENGTH, "runs": args.runs}
+               "seed_notes": SEED_NOTES, "generated_notes": length, "runs": args.runs}
     song = upload_file()
     results["upload"] = f"{song.name} ({song.stat().st_size} bytes)"
     seed = pg.seed_from_midi(song, 0, SEED_NOTES, config)[0]
@@ -60,9 +64,11 @@ def main():
 
     counter = iter(range(10**9))
     made = []
-    results["generate"] = summary(timed(lambda: made.append(generate(model, seed, LENGTH, rng_seed=next(counter))),
+    results["generate"] = summary(timed(lambda: made.append(generate(model, seed, length, rng_seed=next(counter))),
                                         args.runs))
     tokens_made = int(np.median([len(seed.tokens) + len(m[0].tokens) for m in made]))
+    spans = [(m[0].end_step - seed.end_step) / seed.steps_per_bar for m in made]
+    results["continuation bars (median)"] = round(float(np.median(spans)), 1)
     tokens = torch.randint(0, config.vocab_size, (1, tokens_made), generator=torch.Generator().manual_seed(0))
     positions = torch.randint(0, max(model.config.position_inputs, 1), (1, tokens_made)) if config.rhythm else None
     with torch.no_grad():
@@ -70,7 +76,7 @@ def main():
     results[f"teacher-forced forward, {tokens_made} tokens (seed + the continuation's median)"] = forward
     results["generation overhead ratio"] = round(results["generate"]["median_ms"] / forward["median_ms"], 2)
 
-    continuation, probs = generate(model, seed, LENGTH, rng_seed=1, return_probs=True)
+    continuation, probs = generate(model, seed, length, rng_seed=1, return_probs=True)
     midi = melody_to_midi(list(seed.notes) + list(continuation[0].notes), tempo=120)
     seed, continuation = list(seed.notes), [list(continuation[0].notes)]
     probs = [np.stack([pg.pitch_marginal(config, row) for row in probs[0][: len(continuation[0])]])]
@@ -97,7 +103,7 @@ def main():
     playground = pg.Playground(voices=1)
     seed_obj = pg.seed_from_midi(song, 0, SEED_NOTES, config)[0]
     results["playground.generate, as the API calls it"] = summary(timed(
-        lambda: playground.generate(seed_obj, pg.Settings(length=LENGTH, rng_seed=next(counter), histogram=False)),
+        lambda: playground.generate(seed_obj, pg.Settings(length=length, rng_seed=next(counter), histogram=False)),
         args.runs))
 
     if not args.skip_api:
@@ -109,11 +115,11 @@ def main():
             client = Client(url, verbose=False)
             notes = seed_obj.describe().split(": ", 1)[1]  # the seed typed, with its lengths
             results["whole Generate request via API (gradio_client, files downloaded)"] = summary(timed(
-                lambda: client.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
+                lambda: client.predict(seed_notes=notes, length=length, rng_seed=next(counter), api_name="/generate"),
                 args.runs, warmup=2))
             bare = Client(url, verbose=False, download_files=False)
             results["same, files left on the server"] = summary(timed(
-                lambda: bare.predict(seed_notes=notes, length=LENGTH, rng_seed=next(counter), api_name="/generate"),
+                lambda: bare.predict(seed_notes=notes, length=length, rng_seed=next(counter), api_name="/generate"),
                 args.runs, warmup=2))
         finally:
             stop_app(process)
@@ -121,7 +127,7 @@ def main():
     if not args.skip_original:
         original = OriginalLSTM()
         seed_tokens = [p - 54 for _, _, p in seed]
-        times = timed(lambda: generate_eagerly(original, seed_tokens, LENGTH), 3)
+        times = timed(lambda: generate_eagerly(original, seed_tokens, length), 3)
         results["original 3x1024 LSTM, 256 notes eagerly"] = summary(times)
         results["speed-up over the original"] = round(summary(times)["median_ms"] / results["generate"]["median_ms"], 1)
     print(json.dumps(results, indent=2))

@@ -64,7 +64,8 @@ class Variation:
     histogram_path: Path
     shared_run: tuple = (0, None, None)  # longest run of notes shared with a training song, which song, window
     wav_path: Path = None  # the same audio as WAV
-    timeline: dict = None  # where time runs in the piano roll's picture: left, right (fractions), seconds
+    timeline: dict = None  # where time runs in the piano roll's picture: left, right (fractions), seconds;
+    # and the seconds where the seed and the continuation end in the audio (seed_end, end)
     continuation_midi_path: Path = None  # the continuation alone
 
 
@@ -314,7 +315,10 @@ class Playground:
                               stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches),
                               continuation_midi_path=alone)
         left, right, steps = plots.roll_timeline(seed_out, out, origin)
-        variation.timeline = {"left": left, "right": right, "seconds": steps * step_seconds(settings.tempo_bpm)}
+        step = step_seconds(settings.tempo_bpm)  # where seed and continuation end, for playing the latter alone
+        continuation_end = continuation.end_step if continuation.notes else seed.end_step
+        variation.timeline = {"left": left, "right": right, "seconds": steps * step, "seed_end": seed_end,
+                              "end": (continuation_end - origin) * step}
         low, high = config.lowest_pitch - shift, config.highest_pitch - shift
         plots.save_piano_roll(variation.roll_path, seed_out, out, probs if settings.show_probabilities else None,
                               low=low, high=high, steps_per_bar=seed.steps_per_bar, bar_offset=seed.bar_offset,

@@ -352,6 +352,42 @@ def test_on_a_phone_a_finger_scrolls_the_grid_and_draws_only_in_drawing_mode(bro
     context.close()
 
 
+# What a phone cuts: a download's name clipped, a dropdown's text under its arrow, a picture's label over it.
+CLIPPED = """() => {
+  const out = [];
+  document.querySelectorAll('td.filename, td.filename .stem').forEach((e) => {
+    if (e.scrollWidth > e.clientWidth + 1) out.push(`name cut: ${e.textContent.trim()}`);
+  });
+  document.querySelectorAll('input[role=combobox]').forEach((i) => {
+    const icon = i.parentElement.querySelector('.icon-wrap');
+    const textEnd = i.getBoundingClientRect().right - parseFloat(getComputedStyle(i).paddingRight);
+    if (icon && i.offsetParent && textEnd > icon.getBoundingClientRect().left + 1) out.push(`under its arrow: ${i.value}`);
+  });
+  ['seed-roll', 'roll-1'].forEach((id) => {
+    const holder = document.getElementById(id), img = holder && holder.querySelector('img');
+    const label = holder && holder.querySelector('label[data-testid=block-label]');
+    if (img && label && label.getBoundingClientRect().bottom > img.getBoundingClientRect().top + 1) out.push(`label over ${id}`);
+  });
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1400, 900)], ids=["phone", "desktop"])
+def test_names_dropdowns_and_labels_are_whole_on_a_phone_and_a_desktop(browser, app_url, size):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, has_touch=True,
+                                  is_mobile=size[0] < 500)
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    page.get_by_text("Model and sound").click()  # the checkpoint's long name in its dropdown
+    page.locator("#generate").click()
+    expect(page.locator("#downloads-1 a")).to_have_count(2, timeout=60_000)
+    expect(page.locator("#roll-1 img")).to_be_visible(timeout=60_000)
+    assert page.locator("input[role=combobox]:visible").count() >= 2
+    assert page.evaluate(CLIPPED) == []
+    context.close()
+
+
 CONTRAST = """(el) => {
   const rgb = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
   const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
@@ -440,6 +476,47 @@ def test_a_playhead_follows_the_audio_over_the_roll_and_a_click_plays_from_there
     page.mouse.click(img["x"] + img["width"] * (left + 0.75 * (right - left)), img["y"] + img["height"] / 2)
     now = page.locator("#audio-1 audio").evaluate_all("els => els.filter(e => e.src).map(e => e.currentTime)")[0]
     assert abs(now - 0.75 * seconds) < 0.1 * seconds + 0.5
+
+
+def playback(page, number):
+    """``(currentTime, paused)`` of a result's audio."""
+    return page.locator(f"#audio-{number} audio").evaluate_all(
+        "els => els.filter(e => e.src).map(e => [e.currentTime, e.paused])")[0]
+
+
+def test_the_continuation_plays_alone_and_compare_plays_each_in_turn(page):
+    page.locator("#variations input[type=range]").fill("2")
+    page.locator("#length input[type=range]").fill("8")
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-2") > 0)
+    expect(page.locator("#compare")).to_be_visible()
+
+    def mark(number, what):
+        return float(page.locator(f"#timeline-{number} .roll-timeline").get_attribute(f"data-{what}"))
+
+    assert 0 < mark(1, "seed-end") < mark(1, "end") <= audio_duration(page, "audio-1")
+    page.locator("#alone-1").click()
+    wait_until(lambda: not playback(page, 1)[1] and playback(page, 1)[0] >= mark(1, "seed-end") - 0.05, 10)
+    assert playback(page, 1)[0] < mark(1, "seed-end") + 1.0  # it started where the seed ends
+    assert playback(page, 2)[1]  # one result sounds at a time
+    wait_until(lambda: playback(page, 1)[1], 30)  # and stops where the continuation ends
+    assert abs(playback(page, 1)[0] - mark(1, "end")) < 0.3
+
+    page.locator("#compare").click()
+    wait_until(lambda: not playback(page, 1)[1], 10)
+    assert playback(page, 2)[1]
+    wait_until(lambda: not playback(page, 2)[1], 30)  # the first continuation over, the second begins
+    assert playback(page, 1)[1] and abs(playback(page, 1)[0] - mark(1, "end")) < 0.3
+    assert mark(2, "seed-end") - 0.05 <= playback(page, 2)[0] < mark(2, "seed-end") + 1.0
+    wait_until(lambda: playback(page, 2)[1], 30)
+    assert abs(playback(page, 2)[0] - mark(2, "end")) < 0.3
+
+
+def test_one_variation_has_nothing_to_compare(page):
+    page.locator("#generate").click()
+    wait_until(lambda: audio_duration(page, "audio-1") > 0)
+    expect(page.locator("#compare")).to_be_hidden()
+    expect(page.locator("#alone-1")).to_be_visible()
 
 
 def test_loop_playback_loops_every_result(page):

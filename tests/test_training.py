@@ -186,7 +186,9 @@ def test_time_budget_stops_within_an_epoch_and_the_bar_counts_it(corpus, tmp_pat
     train_cli.main(["--data", str(corpus), "--out", str(out), "--minutes", "0.05", "--notes-per-epoch", "2000000",
                     *flags])
     state = torch.load(state_path_for(out), weights_only=True)
-    assert state["epoch"] == 1 and state["elapsed_seconds"] < 3 + 3  # the 3 s budget, a step and the validation
+    # the 3 s budget, a step and the validation; an epoch of 2M notes takes minutes, so 30 s still
+    # shows the run stopped inside it (a busy machine has taken 12 s)
+    assert state["epoch"] == 1 and state["elapsed_seconds"] < 30
     assert melody.load_model(out).info["metrics"]["stop_reason"] == "time budget"
     err = capsys.readouterr().err
     assert "time budget 00:03:" in err and "100%" in err

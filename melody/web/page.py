@@ -176,8 +176,8 @@ def settings_panel():
     instruments = [(f"{n}: {pg.instrument_name(n)}", n) for n in range(128)]
     c = {}
     c["temperature"] = slider("temperature", info="lower = safer, higher = wilder; 0 = always the likeliest note")
-    c["length"] = slider("length", "Length (notes)")
-    c["variations"] = slider("variations")
+    c["length"] = slider("length", "Length (notes)", elem_id="length")
+    c["variations"] = slider("variations", elem_id="variations")
     with gr.Accordion("Advanced", open=False):
         c["rule"] = gr.Radio(["temperature", "softmax base (beta)"], value="temperature", label="Sampling rule")
         c["beta"] = slider("beta", f"beta (the original used {BETA_SUGGESTED:g})", value=BETA_SUGGESTED)
@@ -214,8 +214,13 @@ def settings_panel():
     return c
 
 
+FILES_MIN_WIDTH = 260  # px: on a phone each download gets a line of its own, wide enough for its name
+
+
 def results_panel():
     summary = gr.Textbox(label="Summary", lines=3, interactive=False, elem_id="summary")
+    compare = gr.Button("Compare the variations: each continuation in turn", visible=False, elem_id="compare")
+    compare.click(None, None, None, js="() => window.melodyCompare()", api_visibility="private")
     outputs = []
     for number in range(1, pg.MAX_VARIATIONS + 1):
         with gr.Group(visible=number == 1) as group:
@@ -226,13 +231,18 @@ def results_panel():
             timeline = gr.HTML(None, elem_id=f"timeline-{number}", padding=False, container=False,
                                html_template=TIMELINE)
             with gr.Row():
-                histogram = gr.Image(label="Pitch classes", interactive=False, height=220, elem_id=f"histogram-{number}")
-                midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}")
+                histogram = gr.Image(label="Pitch classes", interactive=False, height=220, elem_id=f"histogram-{number}",
+                                     min_width=FILES_MIN_WIDTH)
+                midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}", min_width=FILES_MIN_WIDTH)
                 more = gr.File(label="Also: the continuation alone (MIDI), and WAV", file_count="multiple",
-                               elem_id=f"downloads-{number}")
-                keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
+                               elem_id=f"downloads-{number}", min_width=FILES_MIN_WIDTH)
+                with gr.Column(min_width=160):
+                    alone = gr.Button("Play the continuation alone", elem_id=f"alone-{number}")
+                    keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
+            alone.click(None, None, None, js=f"() => window.melodyPlayContinuation({number})",
+                        api_visibility="private")
         outputs.append((group, audio, roll, histogram, midi, more, timeline, keep))
-    return summary, outputs
+    return summary, compare, outputs
 
 
 SEED_MESSAGE = 4  # where the seed's message is among the seed views
@@ -345,7 +355,8 @@ def typed_changes(text, seed):
     return ("ℹ️ " + "; ".join(said) + ".") if said else ""
 
 
-def wire_generation(playground, c, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed, grid):
+def wire_generation(playground, c, session, checkpoint, soundfont, summary, compare, outputs, seed_views, show_seed,
+                    grid):
     def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade,
             pins, scale, strength, loop, max_copy, grid):
         pins = " ".join(filter(None, [pg.grid_pins(grid), pins]))  # typed pins win over drawn ones at one index
@@ -356,7 +367,8 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
                                scale_strength=strength, loop=loop, max_copy=max_copy or None)
         result = playground.generate(pg.usable_seed(state), settings, checkpoint=ckpt, soundfont=font)
         state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
-        updates = [state, result.settings.rng_seed, result.summary, ""]
+        updates = [state, result.settings.rng_seed, result.summary, "",
+                   gr.Button(visible=len(result.variations) > 1)]
         for number in range(len(outputs)):
             if number < len(result.variations):
                 v = result.variations[number]
@@ -370,7 +382,8 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
         "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
-    results = [session, c["rng_seed"], summary, c["message"], *[x for group in outputs for x in group[:7]]]
+    results = [session, c["rng_seed"], summary, c["message"], compare,
+               *[x for group in outputs for x in group[:7]]]
     c["generate"].click(beside(run, results, c["message"]), inputs, results, api_visibility="private",
                         concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS).success(
         None, None, None, js=SCROLL_TO.format("audio-1"), api_visibility="private")
@@ -393,11 +406,19 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, outp
                                                      api_visibility="private")
 
 
-# Contrast of at least 4.5:1 for the Generate button and the hints (WCAG AA).
+# Contrast of at least 4.5:1 for the Generate button and the hints (WCAG AA). On any width, a
+# download's name wraps instead of being cut to ".n", a dropdown's text stops before its arrow, and
+# a piano roll's label sits above the picture instead of over it.
 PAGE_CSS = """
 #generate { background: #c2410c; border-color: #9a3412; color: #ffffff; }
 #generate:hover { background: #9a3412; }
 :root, .dark { --block-info-text-color: #52525b; }
+.file-preview td.filename, .file-preview td.filename .stem { white-space: normal; overflow-wrap: anywhere;
+                                                             overflow: visible; }
+.file-preview td.filename .ext { white-space: nowrap; flex: none; overflow: visible; }
+.file-preview td.download { white-space: nowrap; width: 1%; }
+input[role=combobox] { text-overflow: ellipsis; padding-right: 28px !important; }
+#seed-roll .image-container, [id^=roll-] .image-container { padding-top: 2.2em; }
 """
 
 # Every picture says what it shows (Gradio's images have no alt text of their own).
@@ -427,7 +448,30 @@ const findAudio = (root) => {
 const timeline = (n) => {
   const data = document.querySelector(`#timeline-${n} .roll-timeline`);
   if (!data || !data.dataset.seconds) return null;
-  return { left: +data.dataset.left, right: +data.dataset.right, seconds: +data.dataset.seconds };
+  return { left: +data.dataset.left, right: +data.dataset.right, seconds: +data.dataset.seconds,
+           seedEnd: +data.dataset.seedEnd, end: +data.dataset.end };
+};
+const audioOf = (n) => { const holder = document.getElementById(`audio-${n}`); return holder && findAudio(holder); };
+// The continuation alone: from where the seed ends to where the continuation ends, then the next
+// in the queue (Compare plays each variation's continuation in turn). One result sounds at a time.
+let queue = [];
+const playAlone = (n) => {
+  const line = timeline(n), a = audioOf(n);
+  if (!line || !a) return;
+  a.currentTime = line.seedEnd;
+  a.dataset.stopAt = line.end;
+  a.play().catch(() => {});
+};
+window.melodyPlayContinuation = (n) => { queue = []; playAlone(n); };
+window.melodyCompare = () => {
+  queue = [1, 2, 3, 4].filter((n) => timeline(n) && audioOf(n) && document.getElementById(`audio-${n}`).offsetParent);
+  if (queue.length) playAlone(queue.shift());
+};
+const stopAtItsEnd = (audio) => {
+  if (!audio.dataset.stopAt || (audio.currentTime < +audio.dataset.stopAt && !audio.ended)) return;
+  delete audio.dataset.stopAt;
+  audio.pause();
+  if (queue.length) playAlone(queue.shift());
 };
 const follow = () => {
   for (let n = 1; n <= 4; n++) {
@@ -436,6 +480,17 @@ const follow = () => {
     const holder = document.getElementById(`audio-${n}`);
     const audio = holder && findAudio(holder);
     if (!img || !line || !audio) continue;
+    if (!audio.dataset.watched) {
+      audio.dataset.watched = '1';
+      audio.addEventListener('play', () => {
+        if (!audio.dataset.stopAt) queue = [];  // played by hand: a comparison under way ends
+        for (let m = 1; m <= 4; m++) {
+          const other = audioOf(m);
+          if (other && other !== audio) { delete other.dataset.stopAt; other.pause(); }
+        }
+      });
+    }
+    stopAtItsEnd(audio);
     const box = img.parentElement;
     if (getComputedStyle(box).position === 'static') box.style.position = 'relative';
     let head = box.querySelector('.playhead');
@@ -470,7 +525,8 @@ requestAnimationFrame(follow);
 
 # Where time runs in a result's piano roll, for the playhead (read by PAGE_JS).
 TIMELINE = ("<div class='roll-timeline' data-left='${value ? value.left : \"\"}' "
-            "data-right='${value ? value.right : \"\"}' data-seconds='${value ? value.seconds : \"\"}'></div>")
+            "data-right='${value ? value.right : \"\"}' data-seconds='${value ? value.seconds : \"\"}' "
+            "data-seed-end='${value ? value.seed_end : \"\"}' data-end='${value ? value.end : \"\"}'></div>")
 
 # Brings a result (or the new seed after Continue) into view, where the user is looking next.
 SCROLL_TO = "() => {{ document.getElementById('{}')?.scrollIntoView({{block: 'center'}}); }}"
@@ -525,11 +581,11 @@ def build(playground):
                 seeds = seed_panel(playground, default_seed)
             with gr.Column(scale=2):
                 controls = settings_panel()
-        summary, outputs = results_panel()
+        summary, compare, outputs = results_panel()
         seed_views, show_seed = wire_seed_events(playground, seeds, session, controls["tempo"],
                                                  controls["program"], soundfont, checkpoint)
-        wire_generation(playground, controls, session, checkpoint, soundfont, summary, outputs, seed_views, show_seed,
-                        seeds["grid"])
+        wire_generation(playground, controls, session, checkpoint, soundfont, summary, compare, outputs, seed_views,
+                        show_seed, seeds["grid"])
 
         # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
         page.load(lambda: (gr.Dropdown(choices=playground.checkpoint_choices(),
