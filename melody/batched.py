@@ -57,32 +57,55 @@ class BatchMemory(_Grown):
             self.positions[:, t] = positions
         self.length = t + 1
 
-    def lookup(self, positions=None):
-        """``(k, distributions)``: for each melody the longest context seen before (0: none) and the
-        distribution of what followed it, ``[rows, vocab]`` (zero rows where ``k`` is 0)."""
+    def proposals(self, positions=None):
+        """``(k, rows, tokens, shares)``: for each melody the longest context seen before (0: none), and
+        what followed it: melody ``rows[i]`` proposes ``tokens[i]`` with probability ``shares[i]``."""
         t, rows = self.length, len(self.tokens)
         matches = self.match[:, :t]
         if self.aligned and positions is not None:
             matches = np.where(self.positions[:, :t] == np.asarray(positions)[:, None], matches, 0)
         k = matches.max(1) if t else np.zeros(rows, dtype=np.int64)
-        r, j = np.nonzero((matches >= k[:, None]) & (k[:, None] > 0))
+        r, j = np.nonzero(matches >= np.maximum(k, 1)[:, None])  # no context (k = 0) proposes nothing
         counts = np.bincount(r * self.vocab_size + self.tokens[r, j], minlength=rows * self.vocab_size)
-        counts = counts.reshape(rows, self.vocab_size)
-        totals = counts.sum(1, keepdims=True)
-        return k, np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+        keys = np.flatnonzero(counts)
+        proposing = keys // self.vocab_size
+        return k, proposing, keys % self.vocab_size, counts[keys] / np.bincount(r, minlength=rows)[proposing]
+
+    def lookup(self, positions=None):
+        """``(k, distributions)``: :meth:`proposals` as a distribution per melody, ``[rows, vocab]``
+        (zero rows where ``k`` is 0)."""
+        k, rows, tokens, shares = self.proposals(positions)
+        distributions = np.zeros((len(self.tokens), self.vocab_size))
+        distributions[rows, tokens] = shares
+        return k, distributions
+
+    def mix(self, probs, positions, weights):
+        """``(1 - w) probs + w memory`` for each melody, ``w`` the ``weights`` of its ``k`` (a new array;
+        the proposed tokens only are added to, so the rest is one product)."""
+        k, rows, tokens, shares = self.proposals(positions)
+        w = weights[k][:, None]
+        mixed = (1 - w) * probs
+        mixed[rows, tokens] += w[rows, 0] * shares
+        return mixed
 
     def reorder(self, indices):
         self.tokens, self.positions, self.match = self.tokens[indices], self.positions[indices], self.match[indices]
 
 
 class BatchEcho(_Grown):
-    """The bar echo of every melody of a batch: the token that started at each step, and how many
-    tokens each lag has matched."""
+    """The bar echo of every melody of a batch: the token that started at each step (from ``origin``
+    on; every onset asked about is there or later), and how many tokens each lag has matched.
+
+    ``at`` keeps a margin of the longest fixed lag before ``origin``, where nothing started, so that
+    every lag looks up a column without a check; lag 0 (back to the top before there is a bar to go
+    back to) looks up the onset itself, where nothing has started yet either."""
 
     def __init__(self, rows, steps_per_bar, bar_offset, origin):
-        self.bar, self.offset, self.origin = steps_per_bar, bar_offset, origin  # origin: the first step kept
+        self.bar, self.offset = steps_per_bar, bar_offset
         self.fixed = np.array([lag * steps_per_bar for lag in LAG_BARS], dtype=np.int64)
-        self.at = np.full((rows, 256), -1, dtype=np.int64)
+        self.origin = origin - int(self.fixed.max())  # the step of column 0
+        self.at = np.full((rows, 256 + int(self.fixed.max())), -1, dtype=np.int64)
+        self._rows = np.arange(rows)
         self._set_runs(np.zeros((rows, LAGS), dtype=np.int64))
         self.first_bar = None
         self._cache = None  # (onsets, what the lags found there) of the last proposals
@@ -97,15 +120,19 @@ class BatchEcho(_Grown):
         lags, then back to the first bar (none before there is a melody)."""
         if self._cache is not None and np.array_equal(self._cache[0], onsets):
             return self._cache[1]  # asked for the proposals at these onsets, now adding tokens there
-        rows = len(onsets)
-        lags = np.empty((rows, LAGS), dtype=np.int64)
-        lags[:, :-1] = self.fixed
-        lags[:, -1] = (onsets - self.first_bar) // self.bar * self.bar if self.first_bar is not None else 0
-        where = onsets[:, None] - lags - self.origin
-        valid = (lags > 0) & (where >= 0) & (where < self.at.shape[1])
-        found = np.where(valid, self.at[np.arange(rows)[:, None], np.where(valid, where, 0)], -1)
+        here = self._columns(onsets)
+        where = np.empty((len(onsets), LAGS), dtype=np.int64)
+        where[:, :-1] = here[:, None] - self.fixed
+        where[:, -1] = here - (onsets - self.first_bar) // self.bar * self.bar if self.first_bar is not None else here
+        found = self.at[self._rows[:, None], where]
         self._cache = (onsets.copy(), found)
         return found
+
+    def _columns(self, onsets):
+        """The columns of ``at`` where ``onsets`` lie, grown to hold them."""
+        columns = onsets - self.origin
+        self._grow(int(columns.max()) + 1, "at")
+        return columns
 
     def proposals(self, onsets):
         """``(categories, tokens)``, each ``[rows, LAGS]``: what each lag proposes (token -1: nothing)."""
@@ -117,10 +144,9 @@ class BatchEcho(_Grown):
         onsets, tokens = np.asarray(onsets, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
         if self.first_bar is None:
             self.first_bar = int(onsets[0] - (onsets[0] - self.offset) % self.bar)
-        earlier = self._earlier(onsets)
-        self._set_runs(np.where((earlier == tokens[:, None]) & (earlier >= 0), self.runs + 1, 0))
-        self._grow(int(onsets.max()) - self.origin + 1, "at")
-        self.at[np.arange(len(onsets)), onsets - self.origin] = tokens
+        earlier = self._earlier(onsets)  # tokens are never -1, so a match is a token found there
+        self._set_runs(np.where(earlier == tokens[:, None], self.runs + 1, 0))
+        self.at[self._rows, onsets - self.origin] = tokens
         self._cache = None
 
     def mix_into(self, probs, onsets, weights):
@@ -133,16 +159,14 @@ class BatchEcho(_Grown):
             w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
             total = w.sum(1, keepdims=True)
         probs *= 1 - total
-        np.add.at(probs, (np.arange(len(probs))[:, None], tokens), w)  # where nothing is proposed, 0 is added
+        np.add.at(probs, (self._rows[:, None], tokens), w)  # where nothing is proposed, 0 is added
         return probs
 
     def tokens_back(self, onsets, lags):
         """The token that started ``lags`` steps before each onset (one lag per row; -1: none, or lag 0)."""
         onsets, lags = np.asarray(onsets, dtype=np.int64), np.asarray(lags, dtype=np.int64)
-        where = onsets - lags - self.origin
-        valid = (lags > 0) & (where >= 0) & (where < self.at.shape[1])
-        return np.where(valid, self.at[np.arange(len(onsets)), np.where(valid, where, 0)], -1)
+        return self.at[self._rows, self._columns(onsets) - lags]
 
     def reorder(self, indices):
-        self.at, self._cache = self.at[indices], None
+        self.at, self._cache, self._rows = self.at[indices], None, np.arange(len(indices))
         self._set_runs(self.runs[indices])

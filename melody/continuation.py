@@ -125,10 +125,8 @@ class Continuation:
         """The model's probabilities of the next token, ``[variations, vocab]``: the network's, mixed
         with each melody's song memory, then its bar echo, then what its form plan restates."""
         probs = self.probs
-        if self.memories is not None:
-            k, remembered = self.memories.lookup(self._bar_position(self.now) if self.aligned else None)
-            w = self.weights[k][:, None]
-            probs = (1 - w) * probs + w * remembered  # a new array: the mixing below works in place
+        if self.memories is not None:  # a new array: the mixing below works in place
+            probs = self.memories.mix(probs, self._bar_position(self.now), self.weights)
         else:
             probs = probs.copy()
         if self.echoes is not None and self.echo_weights.any():
