@@ -94,6 +94,7 @@ class Continuation:
             self.plan.follow(melody_contents(seed, self.config), whole_bars)
             self.plan_weight = self.plan.copy * float(memory)
         self.now = np.full(variations, seed.end_step if seed.notes else 0, dtype=np.int64)  # next onset, in steps
+        self.place = self._bar_position(self.now)  # where in its bar ``now`` lies
         self.loops = LoopWatch(np.repeat(recent_array([seed.pitches]), variations, axis=0))  # for the guard
         self.silent = np.zeros(variations, dtype=np.int64)  # steps of rest in a row, for the guard
         self.positions = bool(model.config.position_inputs)
@@ -126,7 +127,7 @@ class Continuation:
         with each melody's song memory, then its bar echo, then what its form plan restates."""
         probs = self.probs
         if self.memories is not None:  # a new array: the mixing below works in place
-            probs = self.memories.mix(probs, self._bar_position(self.now), self.weights)
+            probs = self.memories.mix(probs, self.place if self.aligned else None, self.weights)
         else:
             probs = probs.copy()
         if self.echoes is not None and self.echo_weights.any():
@@ -142,19 +143,17 @@ class Continuation:
         or None where the token was a rest."""
         tokens = np.asarray(tokens, dtype=np.int64)
         pitches, steps = self.pitch_of_token[tokens], self.steps_of_token[tokens]
-        notes = [None if p < 0 else (t, s, p) for t, s, p in zip(self.now.tolist(), steps.tolist(), pitches.tolist())]
-        self.now = self.now + steps
+        onsets, onset_places = self.now, self.place
+        notes = [None if p < 0 else (t, s, p) for t, s, p in zip(onsets.tolist(), steps.tolist(), pitches.tolist())]
+        self.now = onsets + steps
+        self.place = self._bar_position(self.now)
         self.silent = np.where(pitches < 0, self.silent + steps, 0)
         self.loops.add(pitches)
-        onsets = self.now - steps
         if self.memories is not None:
-            self.memories.add(tokens, self._bar_position(onsets) if self.aligned else None)
+            self.memories.add(tokens, onset_places if self.aligned else None)
         if self.echoes is not None:
             self.echoes.add(tokens, onsets)
-        positions = None
-        if self.positions:
-            seed = self.seed
-            positions = position_input((self.now - seed.bar_offset) % seed.steps_per_bar, seed.steps_per_bar)
+        positions = position_input(self.place, self.seed.steps_per_bar) if self.positions else None
         self.probs = self._calibrated(self.run.step_probs(tokens, positions))
         return notes
 
@@ -164,14 +163,15 @@ class Continuation:
         return self.loops.recent
 
     def _bar_position(self, step):
-        """The bar position of ``step`` (a number or an array) for an aligned memory (None for a plain one)."""
-        return (step - self.seed.bar_offset) % self.seed.steps_per_bar if self.aligned else None
+        """The bar position of ``step`` (a number or an array)."""
+        return (step - self.seed.bar_offset) % self.seed.steps_per_bar
 
     def reorder(self, indices):
         """Keep the melodies at ``indices`` (an int array; repeats allowed)."""
         indices = np.asarray(indices)
         self.run.reorder(indices)
         self.probs, self.now, self.silent = self.probs[indices], self.now[indices], self.silent[indices]
+        self.place = self.place[indices]
         for part in (self.loops, self.memories, self.echoes, self.plan):
             if part is not None:
                 part.reorder(indices)
