@@ -71,14 +71,6 @@ class BatchMemory(_Grown):
         proposing = keys // self.vocab_size
         return k, proposing, keys % self.vocab_size, counts[keys] / np.bincount(r, minlength=rows)[proposing]
 
-    def lookup(self, positions=None):
-        """``(k, distributions)``: :meth:`proposals` as a distribution per melody, ``[rows, vocab]``
-        (zero rows where ``k`` is 0)."""
-        k, rows, tokens, shares = self.proposals(positions)
-        distributions = np.zeros((len(self.tokens), self.vocab_size))
-        distributions[rows, tokens] = shares
-        return k, distributions
-
     def mix(self, probs, positions, weights):
         """``(1 - w) probs + w memory`` for each melody, ``w`` the ``weights`` of its ``k`` (a new array;
         the proposed tokens only are added to, so the rest is one product)."""
