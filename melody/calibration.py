@@ -15,6 +15,7 @@ before it and in the classic encoding, whose notes are all one length, turn it o
 network alone: what the song memory, the bar echo and the form plan bring back keeps its lengths.
 """
 import numpy as np
+import torch
 
 SEED_NOTES = 32
 CONTINUATION_NOTES = 256
@@ -56,8 +57,6 @@ def fit_calibration(model, songs, generate, rounds=ROUNDS, progress=None):
     ``generate`` is ``melody.sampling.generate`` (passed in: sampling builds on this package's
     continuation, which reads the calibration). Returns the log-factors per token (all zeros for an
     encoding without lengths, or without songs long enough)."""
-    import torch
-
     config = model.encoding
     model.length_calibration.zero_()
     seeds = calibration_seeds(songs, config) if config.rhythm else []

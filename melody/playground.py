@@ -305,7 +305,8 @@ class Playground:
         again = [(o, s, p - shift) for o, s, p in looped_once_more(seed, continuation)] if settings.loop else []
         midi = melody_to_midi(seed_out + out + again, tempo=settings.tempo_bpm, program=settings.program, key=key,
                               start_step=origin)
-        seed_end = (seed.end_step - origin) * step_seconds(settings.tempo_bpm)
+        step = step_seconds(settings.tempo_bpm)
+        seed_end = (seed.end_step - origin) * step
         write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
         alone = stem.with_name(stem.name + "-continuation.mid")
         first = continuation.notes[0][0] if continuation.notes else seed.end_step
@@ -315,8 +316,7 @@ class Playground:
                               stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches),
                               continuation_midi_path=alone)
         left, right, steps = plots.roll_timeline(seed_out, out, origin)
-        step = step_seconds(settings.tempo_bpm)  # where seed and continuation end, for playing the latter alone
-        continuation_end = continuation.end_step if continuation.notes else seed.end_step
+        continuation_end = continuation.end_step if continuation.notes else seed.end_step  # to play it alone
         variation.timeline = {"left": left, "right": right, "seconds": steps * step, "seed_end": seed_end,
                               "end": (continuation_end - origin) * step}
         low, high = config.lowest_pitch - shift, config.highest_pitch - shift
