@@ -477,8 +477,7 @@ const follow = () => {
   for (let n = 1; n <= 4; n++) {
     const roll = document.getElementById(`roll-${n}`), line = timeline(n);
     const img = roll && roll.querySelector('img');
-    const holder = document.getElementById(`audio-${n}`);
-    const audio = holder && findAudio(holder);
+    const audio = audioOf(n);
     if (!img || !line || !audio) continue;
     if (!audio.dataset.watched) {
       audio.dataset.watched = '1';
@@ -502,7 +501,7 @@ const follow = () => {
       img.style.cursor = 'pointer';
       img.title = 'Click to play from here';
       img.addEventListener('click', (e) => {
-        const now = timeline(n), a = findAudio(document.getElementById(`audio-${n}`));
+        const now = timeline(n), a = audioOf(n);
         if (!now || !a) return;
         const r = img.getBoundingClientRect();
         const x = (e.clientX - r.left) / r.width;
