@@ -2,6 +2,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 import melody
@@ -28,7 +29,7 @@ def test_every_token_has_a_kind_by_note_or_rest_and_length():
 def test_calibrate_reweights_and_renormalises():
     probs = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
     out = calibration.calibrate(probs, np.array([3.0, 1.0, 1.0]))
-    assert out[0] == __import__("pytest").approx([0.75, 0.25, 0.0]) and np.allclose(out.sum(-1), 1)
+    assert out[0] == pytest.approx([0.75, 0.25, 0.0]) and np.allclose(out.sum(-1), 1)
     assert np.allclose(calibration.calibrate(probs, np.ones(3)), probs)
 
 
