@@ -10,8 +10,11 @@ melody (tested), and keeping some melodies and copying others (``reorder``) is o
 import numpy as np
 
 from .echo import LAG_BARS, LAGS, MAX_TOTAL, RUN_BUCKETS
+from .kernels import echo_add, echo_mix, largest, memory_add, memory_mix, plan_mix
 
 _LAG_CATEGORIES = np.arange(LAGS) * len(RUN_BUCKETS)  # each lag's first weight category, halved
+_RUN_BUCKETS = np.array(RUN_BUCKETS, dtype=np.int64)
+_NONE = np.zeros(0, dtype=np.int64)  # "no bar positions", for the kernels
 
 
 class _Grown:
@@ -45,16 +48,10 @@ class BatchMemory(_Grown):
 
     def add(self, tokens, positions=None):
         """Append one token to every melody (``positions``: each one's bar position, aligned memories)."""
-        tokens = np.asarray(tokens, dtype=np.int64)
         t = self.length
         self._grow(t + 1, "tokens", "positions", "match")
-        if t:
-            same = self.tokens[:, :t] == tokens[:, None]
-            self.match[:, 1 : t + 1] = np.where(same, np.minimum(self.match[:, :t] + 1, self.max_order), 0)
-        self.match[:, 0] = 0
-        self.tokens[:, t] = tokens
-        if positions is not None:
-            self.positions[:, t] = positions
+        memory_add(self.tokens, self.positions, self.match, t, np.asarray(tokens, dtype=np.int64),
+                   _NONE if positions is None else np.asarray(positions, dtype=np.int64), self.max_order)
         self.length = t + 1
 
     def proposals(self, positions=None):
@@ -72,12 +69,12 @@ class BatchMemory(_Grown):
         return k, proposing, keys % self.vocab_size, counts[keys] / np.bincount(r, minlength=rows)[proposing]
 
     def mix(self, probs, positions, weights):
-        """``(1 - w) probs + w memory`` for each melody, ``w`` the ``weights`` of its ``k`` (a new array;
-        the proposed tokens only are added to, so the rest is one product)."""
-        k, rows, tokens, shares = self.proposals(positions)
-        w = weights[k][:, None]
-        mixed = (1 - w) * probs
-        mixed[rows, tokens] += w[rows, 0] * shares
+        """``(1 - w) probs + w memory`` for each melody (a new array): ``memory`` what
+        :meth:`proposals` proposes, ``w`` the ``weights`` of its ``k``."""
+        at = np.asarray(positions, dtype=np.int64) if self.aligned and positions is not None else _NONE
+        mixed = np.empty_like(probs)
+        memory_mix(probs, self.tokens, self.positions, self.match, self.length, at, np.asarray(weights, np.float64),
+                   mixed)
         return mixed
 
     def reorder(self, indices):
@@ -89,76 +86,44 @@ class BatchEcho(_Grown):
     on; every onset asked about is there or later), and how many tokens each lag has matched.
 
     ``at`` keeps a margin of the longest fixed lag before ``origin``, where nothing started, so that
-    every lag looks up a column without a check; lag 0 (back to the top before there is a bar to go
-    back to) looks up the onset itself, where nothing has started yet either."""
+    every lag looks up a column without a check. The lookups, the mixing and the updates are
+    ``melody.kernels``' ``echo_mix`` and ``echo_add``."""
 
     def __init__(self, rows, steps_per_bar, bar_offset, origin):
         self.bar, self.offset = steps_per_bar, bar_offset
         self.fixed = np.array([lag * steps_per_bar for lag in LAG_BARS], dtype=np.int64)
         self.origin = origin - int(self.fixed.max())  # the step of column 0
         self.at = np.full((rows, 256 + int(self.fixed.max())), -1, dtype=np.int64)
-        self._rows = np.arange(rows)
-        self._set_runs(np.zeros((rows, LAGS), dtype=np.int64))
-        self.first_bar = None
-        self._cache = None  # (onsets, what the lags found there) of the last proposals
-
-    def _set_runs(self, runs):
-        """How many tokens each lag has matched, and the weight categories that makes (before "starts a bar")."""
-        self.runs = runs
-        self._categories = (_LAG_CATEGORIES + np.searchsorted(RUN_BUCKETS, runs, side="right") - 1) * 2
-
-    def _earlier(self, onsets):
-        """The token that started one lag before each onset, ``[rows, LAGS]`` (-1: none): the fixed
-        lags, then back to the first bar (none before there is a melody)."""
-        if self._cache is not None and np.array_equal(self._cache[0], onsets):
-            return self._cache[1]  # asked for the proposals at these onsets, now adding tokens there
-        here = self._columns(onsets)
-        where = np.empty((len(onsets), LAGS), dtype=np.int64)
-        where[:, :-1] = here[:, None] - self.fixed
-        where[:, -1] = here - (onsets - self.first_bar) // self.bar * self.bar if self.first_bar is not None else here
-        found = self.at[self._rows[:, None], where]
-        self._cache = (onsets.copy(), found)
-        return found
+        self.runs = np.zeros((rows, LAGS), dtype=np.int64)  # tokens each lag has matched
+        self.categories = np.repeat(_LAG_CATEGORIES[None] * 2, rows, 0)  # their weights' (before "starts a bar")
+        self.first_bar = -1  # the step where the first bar starts (-1: no melody yet)
 
     def _columns(self, onsets):
-        """The columns of ``at`` where ``onsets`` lie, grown to hold them."""
-        columns = onsets - self.origin
-        self._grow(int(columns.max()) + 1, "at")
-        return columns
-
-    def proposals(self, onsets):
-        """``(categories, tokens)``, each ``[rows, LAGS]``: what each lag proposes (token -1: nothing)."""
+        """``onsets`` as an int array, with ``at`` grown to hold them."""
         onsets = np.asarray(onsets, dtype=np.int64)
-        bar_start = (onsets - self.offset) % self.bar == 0
-        return self._categories + bar_start[:, None], self._earlier(onsets)
+        self._grow(largest(onsets) - self.origin + 1, "at")
+        return onsets
 
     def add(self, tokens, onsets):
-        onsets, tokens = np.asarray(onsets, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
-        if self.first_bar is None:
+        onsets = self._columns(onsets)
+        if self.first_bar < 0:
             self.first_bar = int(onsets[0] - (onsets[0] - self.offset) % self.bar)
-        earlier = self._earlier(onsets)  # tokens are never -1, so a match is a token found there
-        self._set_runs(np.where(earlier == tokens[:, None], self.runs + 1, 0))
-        self.at[self._rows, onsets - self.origin] = tokens
-        self._cache = None
+        echo_add(self.at, self.origin, self.fixed, self.first_bar, self.bar, self.runs, self.categories,
+                 _RUN_BUCKETS, np.asarray(tokens, dtype=np.int64), onsets)
 
     def mix_into(self, probs, onsets, weights):
         """``probs`` ``[rows, vocab]`` with each melody's proposals mixed in (in place), as ``echo.mix_into``."""
-        categories, tokens = self.proposals(onsets)
-        proposed = tokens >= 0
-        w = np.where(proposed, np.asarray(weights)[categories], 0.0)
-        total = w.sum(1, keepdims=True)
-        if (total > MAX_TOTAL).any():
-            w = np.where(total > MAX_TOTAL, w * MAX_TOTAL / np.maximum(total, 1e-300), w)
-            total = w.sum(1, keepdims=True)
-        probs *= 1 - total
-        np.add.at(probs, (self._rows[:, None], tokens), w)  # where nothing is proposed, 0 is added
+        echo_mix(probs, self.at, self.origin, self.fixed, self.first_bar, self.bar, self.offset, self.categories,
+                 self._columns(onsets), np.asarray(weights, dtype=np.float64), MAX_TOTAL)
         return probs
 
-    def tokens_back(self, onsets, lags):
-        """The token that started ``lags`` steps before each onset (one lag per row; -1: none, or lag 0)."""
-        onsets, lags = np.asarray(onsets, dtype=np.int64), np.asarray(lags, dtype=np.int64)
-        return self.at[self._rows, self._columns(onsets) - lags]
+    def restate(self, probs, onsets, lags, weight):
+        """``probs`` (in place) with the token that started ``lags[r]`` steps before each onset (lag 0:
+        none) given the share ``weight``: what a form plan restates (``melody.form``)."""
+        if weight > 0:
+            plan_mix(probs, self.at, self.origin, self._columns(onsets), np.asarray(lags, dtype=np.int64),
+                     float(weight))
+        return probs
 
     def reorder(self, indices):
-        self.at, self._cache, self._rows = self.at[indices], None, np.arange(len(indices))
-        self._set_runs(self.runs[indices])
+        self.at, self.runs, self.categories = self.at[indices], self.runs[indices], self.categories[indices]

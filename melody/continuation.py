@@ -16,7 +16,8 @@ from .errors import SeedError
 from .guard import SILENT_BARS, LoopWatch, guard_looping, recent_array, silence_guard
 from .batched import BatchEcho, BatchMemory
 from .calibration import calibrate
-from .form import BatchPlan, melody_contents, mix_plan
+from .kernels import advance_clock, any_guarded
+from .form import BatchPlan, melody_contents
 from .stepper import stepper_for
 
 
@@ -135,26 +136,25 @@ class Continuation:
         if self.plan is not None:
             self.plan.decide(self.now)
             if self.plan.lag.any():  # only a bar planned as a restatement proposes anything
-                mix_plan(probs, self.echoes.tokens_back(self.now, self.plan.lags_in_steps()), self.plan_weight)
+                self.echoes.restate(probs, self.now, self.plan.lags_in_steps(), self.plan_weight)
         return probs
 
     def advance(self, tokens):
         """Play ``tokens`` (one per melody). Returns each melody's new note ``(onset, steps, pitch)``,
         or None where the token was a rest."""
         tokens = np.asarray(tokens, dtype=np.int64)
-        pitches, steps = self.pitch_of_token[tokens], self.steps_of_token[tokens]
-        onsets, onset_places = self.now, self.place
+        onsets, onset_places, silent = self.now, self.place, self.silent
+        pitches, steps, self.now, self.place, self.silent = np.empty((5, len(onsets)), dtype=np.int64)
+        advance_clock(tokens, self.pitch_of_token, self.steps_of_token, onsets, silent,
+                      self.seed.bar_offset, self.seed.steps_per_bar, pitches, steps, self.now, self.place, self.silent)
         notes = [None if p < 0 else (t, s, p) for t, s, p in zip(onsets.tolist(), steps.tolist(), pitches.tolist())]
-        self.now = onsets + steps
-        self.place = self._bar_position(self.now)
-        self.silent = np.where(pitches < 0, self.silent + steps, 0)
         self.loops.add(pitches)
         if self.memories is not None:
             self.memories.add(tokens, onset_places if self.aligned else None)
         if self.echoes is not None:
             self.echoes.add(tokens, onsets)
         positions = position_input(self.place, self.seed.steps_per_bar) if self.positions else None
-        self.probs = self._calibrated(self.run.step_probs(tokens, positions))
+        self.probs = self.run.step_probs(tokens, positions, self.factors)
         return notes
 
     @property
@@ -179,5 +179,8 @@ class Continuation:
 
     def guarded(self, probs):
         """``probs`` with the repetition guard and the silence guard applied (see ``melody.guard``)."""
+        limit = SILENT_BARS * self.seed.steps_per_bar
+        if not any_guarded(self.loops.looping, self.silent, limit):
+            return probs  # the usual step: no melody loops or has rested too long
         probs = guard_looping(probs, self.loops.looping, self.pitch_of_token)
-        return silence_guard(probs, self.silent, self.pitch_of_token < 0, SILENT_BARS * self.seed.steps_per_bar)
+        return silence_guard(probs, self.silent, self.pitch_of_token < 0, limit)

@@ -25,7 +25,11 @@ restatement can vary, and a long note across a bar line simply leaves the propos
 onsets meet again). The plan's numbers are a flat vector stored in the checkpoint
 (``MelodyLSTM.form_plan``); all zeros (checkpoints from before the plan) turn it off.
 """
+from bisect import bisect_right
+
 import numpy as np
+
+from .kernels import any_bar_ahead
 
 MAX_LAG_BARS = 64
 PHRASE_BARS = 4
@@ -56,12 +60,9 @@ def bar_contents(tokens, onsets, steps_per_bar, bar_offset=0):
     return [tuple(c) for c in contents]
 
 
-def _run_bucket(run):
-    return int(np.searchsorted(RUN_BUCKETS, run, side="right")) - 1
-
-
 def _keep_index(lag, phrase, run):
-    return int(np.searchsorted(LAG_CLASSES, lag, side="right")) - 1, phrase, _run_bucket(run)
+    """The index of the chance a restatement of ``lag`` bars, ``run`` bars under way, goes on."""
+    return bisect_right(LAG_CLASSES, lag) - 1, phrase, bisect_right(RUN_BUCKETS, run) - 1
 
 
 def parse(contents, max_lag=MAX_LAG_BARS):
@@ -170,7 +171,10 @@ class BatchPlan:
 
     def decide(self, onsets):
         """Decide the plan of every row whose next onset (``onsets``) lies in a bar not yet planned."""
-        bars = (np.asarray(onsets, dtype=np.int64) - self.first_bar) // self.bar
+        onsets = np.asarray(onsets, dtype=np.int64)
+        if not any_bar_ahead(self.current, onsets, self.first_bar, self.bar):
+            return  # the usual step: every row is still in the bar it has planned
+        bars = (onsets - self.first_bar) // self.bar
         while True:
             behind = np.flatnonzero(self.current < bars)
             if not len(behind):
@@ -188,11 +192,16 @@ class BatchPlan:
         self.lag[row] = self.run[row] = 0
         if bar < 1 or self.rng.random() >= self.start[phrase]:
             return
-        preference = np.r_[self.preference[1 : min(bar - 1, MAX_LAG_BARS) + 1], self.top]
-        if preference.sum() <= 0:
+        lags = min(bar - 1, MAX_LAG_BARS)
+        preference = np.append(self.preference[1 : lags + 1], self.top)
+        total = preference.sum()
+        if total <= 0:
             return
-        choice = self.rng.choice(len(preference), p=preference / preference.sum())
-        self.lag[row] = bar if choice == len(preference) - 1 else 1 + choice  # the last: back to the top
+        # rng.choice(lags + 1, p=preference / total), as numpy draws it, without its checks
+        cumulative = (preference / total).cumsum()
+        cumulative /= cumulative[-1]
+        choice = int(cumulative.searchsorted(self.rng.random(), side="right"))
+        self.lag[row] = bar if choice == lags else 1 + choice  # the last: back to the top
         self.run[row] = 1
 
     def lags_in_steps(self):
@@ -201,15 +210,6 @@ class BatchPlan:
 
     def reorder(self, indices):
         self.lag, self.run, self.current = self.lag[indices], self.run[indices], self.current[indices]
-
-
-def mix_plan(probs, proposals, weight):
-    """``probs`` ``[rows, vocab]`` (in place) with each row's proposed token (-1: none) given ``weight``."""
-    rows = np.flatnonzero(proposals >= 0)
-    if len(rows) and weight > 0:
-        probs[rows] *= 1 - weight
-        probs[rows, proposals[rows]] += weight
-    return probs
 
 
 def melody_contents(melody, config):

@@ -12,6 +12,8 @@ write-up's beta = 15 otherwise plays for ever).
 """
 import numpy as np
 
+from .kernels import watch_add
+
 SHORT_PERIOD = 4  # periods of up to this many notes are a loop (a trill, a repeated note, a turn) ...
 SHORT_LOOP_NOTES = 15  # ... once they have gone on for this many notes (the 16th would make it "stuck")
 LONG_PERIOD = 16  # longer periods, up to this, are phrases, allowed a few copies in a row:
@@ -61,29 +63,16 @@ class LoopWatch:
     window again. ``looping`` is always :func:`looping_pitches` of ``recent``."""
 
     def __init__(self, recent):
-        self.recent = recent
-        self.runs = trailing_runs(recent)
-        self.looping = _looping(recent, self.runs)
-        self.longest = recent.shape[1] - PERIODS  # the most notes of the window that can repeat each period
+        self.recent = np.ascontiguousarray(recent, dtype=np.int64)
+        self.runs = trailing_runs(self.recent)
+        self.looping = _looping(self.recent, self.runs)
+        self.longest = self.recent.shape[1] - PERIODS  # the most notes of the window that can repeat each period
 
     def add(self, pitches):
-        """Append each melody's new pitch (-1: a rest, which changes nothing)."""
-        played = pitches >= 0
-        if played.all():  # the usual step: every melody plays, and all is updated in place
-            self._add(pitches, self.recent, self.runs)
-            self.looping = _looping(self.recent, self.runs)
-        elif played.any():
-            rows = np.flatnonzero(played)
-            recent, runs = self.recent[rows], self.runs[rows]
-            self._add(pitches[rows], recent, runs)
-            self.recent[rows], self.runs[rows], self.looping[rows] = recent, runs, _looping(recent, runs)
-
-    def _add(self, new, recent, runs):
-        """Append pitches ``new`` (all played) to ``recent`` and update their ``runs``, in place."""
-        repeated = recent[:, -PERIODS] == new[:, None]  # the note a period before the new one
-        runs[...] = np.where(repeated, np.minimum(runs + 1, self.longest), 0)
-        recent[:, :-1] = recent[:, 1:]
-        recent[:, -1] = new
+        """Append each melody's new pitch (-1: a rest, which changes nothing): the note a period back
+        that equals it extends that period's run, and ``looping`` follows (``kernels.watch_add``)."""
+        watch_add(self.recent, self.runs, self.looping, np.asarray(pitches, dtype=np.int64), self.longest,
+                  _RUN_LIMITS)
 
     def reorder(self, indices):
         self.recent, self.runs, self.looping = self.recent[indices], self.runs[indices], self.looping[indices]

@@ -21,7 +21,7 @@ from .midi_io import melody_to_midi, step_seconds, write_midi
 from .notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, format_timed_notes
 from .originality import longest_shared_run
 from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
-from .sampling import continuation_of, sample_steps
+from .sampling import continuation_of, generate, sample_steps
 from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use them from here)
     DEFAULT_SEED_NOTES,
     MAX_SEED_NOTES,
@@ -168,10 +168,11 @@ class Playground:
             return self._renderers[index]
 
     def warm_up(self):
-        """Load the default model and render every pitch at the default tempo and instrument as eighth
-        notes (the most common length), so that the first Generate is as quick as the next ones (run
-        it in the background)."""
+        """Load the default model and the compiled generation step, and render every pitch at the
+        default tempo and instrument as eighth notes (the most common length), so that the first
+        Generate is as quick as the next ones (run it in the background)."""
         model = self.model()
+        generate(model, [60, 62, 64], 4, rng_seed=0)  # loads the compiled step (compiles it on a new machine)
         pitches = range(model.encoding.lowest_pitch - 6, model.encoding.highest_pitch + 7)
         self.renderer(0).render_audio(melody_to_midi([(2 * i, 2, p) for i, p in enumerate(pitches)],
                                                      tempo=Settings.tempo_bpm))

@@ -10,6 +10,7 @@ from threadpoolctl import ThreadpoolController
 from .constraints import constraints
 from .continuation import Continuation, seed_melody
 from .errors import SeedError
+from .kernels import choose
 
 MAX_LENGTH = 4096
 MAX_VARIATIONS = 8192
@@ -107,8 +108,9 @@ class Step:
 
 def _choose(probs, rng):
     """One token per row of ``probs``, drawn from it."""
-    chosen = (probs.cumsum(-1) < rng.random((len(probs), 1))).sum(-1)
-    return np.minimum(chosen, probs.shape[-1] - 1)
+    chosen = np.empty(len(probs), dtype=np.int64)
+    choose(np.ascontiguousarray(probs, dtype=np.float64), rng.random(len(probs)), chosen)
+    return chosen
 
 
 @torch.no_grad()
@@ -132,18 +134,22 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
         yield from replay(model, seed, result.tokens, memory)
         return
     state = Continuation(model, seed, num_variations, memory, rng)
-    made = np.zeros(num_variations, dtype=np.int64)
+    made = [0] * num_variations  # notes so far, per melody (plain ints: a step's bookkeeping is per note)
     longest = MAX_TOKENS_PER_NOTE * length + 16  # a melody that rests for ever still ends
     with _THREADS.limit(limits=1, user_api="blas"):  # one thread: the server runs two generations at once
         for index in range(longest if length else 0):
             probs = state.distribution()
             guarded = state.guarded(probs) if repetition_guard else probs
             chosen = _choose(apply_rule(guarded, temperature, beta, top_k, top_p), rng)
-            notes = [None if full else note for full, note in zip((made >= length).tolist(), state.advance(chosen))]
-            made += [note is not None for note in notes]
-            done = made >= length
-            yield Step(index, chosen, notes, probs, done)
-            if done.all():
+            notes = state.advance(chosen)
+            for row, note in enumerate(notes):
+                if made[row] >= length:
+                    notes[row] = None  # it has all its notes: the others are still being played
+                elif note is not None:
+                    made[row] += 1
+            done = [count >= length for count in made]
+            yield Step(index, chosen, notes, probs, np.array(done))
+            if all(done):
                 return
 
 

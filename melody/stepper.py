@@ -1,14 +1,19 @@
-"""A fast one-note-at-a-time LSTM for generation, in numpy.
+"""A fast one-note-at-a-time LSTM for generation (compiled steps: ``melody.kernels``).
 
 Calling the torch modules once per note costs far more in per-call overhead than in arithmetic.
-Here each layer's step is one matrix product and a few element-wise operations on arrays that
-are prepared once: the first layer's input projection is precomputed for each of the 37 tokens
-(an embedding row times W_ih, plus both biases), the g-gate rows are doubled so a single
-sigmoid serves all four gates (tanh(x) = 2 sigmoid(2x) - 1), and every weight is negated so
-that the sigmoid is three in-place operations: 1 / (1 + exp(-x)).
+Here each layer's step is one compiled loop over weights that are prepared once: the first layer's
+input projection is precomputed for each token (an embedding row times W_ih, plus both biases),
+the g-gate rows are doubled so a single sigmoid serves all four gates (tanh(x) = 2 sigmoid(2x) - 1),
+and every weight is negated so that the sigmoid is 1 / (1 + exp(product)).
 """
 import numpy as np
 import torch
+
+from .kernels import factored_probs, first_layer, joint_probs, upper_layer
+
+_NONE = np.zeros(0, dtype=np.int64)  # "no bar positions" for the kernels, which take arrays only
+_NO_ROWS = np.zeros((0, 0), dtype=np.float32)
+_NO_FACTORS = np.zeros(0)
 
 
 def stepper_for(model):
@@ -60,6 +65,7 @@ class LstmStepper:
         else:
             self.head, self.head_bias = linear(model.head)
         self.hidden = hidden
+        self.vocab_size = model.config.vocab_size
 
     def start(self, h, c):
         """A run from LSTM states ``h``, ``c`` (``[layers, batch, hidden]`` tensors, as torch returns
@@ -79,7 +85,6 @@ class StepperRun:
         for layer in range(layers):
             self.inputs[layer][:, n:] = h[layer].cpu().numpy()
         self.gates = np.empty((batch, 4 * n), np.float32)
-        self.scratch = np.empty((batch, n), np.float32)
 
     def step(self, tokens, positions=None):
         """Advance every melody of the batch by one token (an int array; with ``positions``, where the
@@ -91,34 +96,20 @@ class StepperRun:
     def step_state(self, tokens, positions=None):
         """Advance the LSTM's state by one token (see :meth:`step`), without reading out."""
         w = self.weights
-        n, gates, scratch = w.hidden, self.gates, self.scratch
-        for layer, weights in enumerate(w.recurrent):
-            state = self.inputs[layer]
-            if layer == 0:
-                np.matmul(state[:, n:], weights, out=gates)
-                gates += w.token_gates[tokens]
-                if w.position_gates is not None:
-                    gates += w.position_gates[positions]
-            else:
-                state[:, :n] = self.inputs[layer - 1][:, n:]
-                np.matmul(state, weights, out=gates)
-                gates += w.biases[layer]
-            np.exp(gates, out=gates)
-            gates += 1.0
-            np.reciprocal(gates, out=gates)  # sigmoid of every gate (g: of twice its input)
-            c = self.c[layer]
-            c *= gates[:, n : 2 * n]
-            np.multiply(gates[:, 2 * n : 3 * n], 2.0, out=scratch)
-            scratch -= 1.0  # tanh of the g gate
-            scratch *= gates[:, :n]
-            c += scratch
-            np.tanh(c, out=scratch)
-            np.multiply(scratch, gates[:, 3 * n :], out=state[:, n:])
+        tokens = np.asarray(tokens, dtype=np.int64)
+        positions = _NONE if w.position_gates is None else np.asarray(positions, dtype=np.int64)
+        position_gates = _NO_ROWS if w.position_gates is None else w.position_gates
+        first_layer(self.inputs[0], w.recurrent[0], w.token_gates, tokens, position_gates, positions, self.gates,
+                    self.c[0])
+        for layer in range(1, len(w.recurrent)):
+            upper_layer(self.inputs[layer - 1], self.inputs[layer], w.recurrent[layer], w.biases[layer], self.gates,
+                        self.c[layer])
 
-    def step_probs(self, tokens, positions=None):
-        """Like :meth:`step`, returning the probabilities of the next token ``[batch, vocab]`` (float64)."""
+    def step_probs(self, tokens, positions=None, factors=None):
+        """Like :meth:`step`, returning the probabilities of the next token ``[batch, vocab]`` (float64),
+        times the length calibration's ``factors`` and renormalised, when given."""
         self.step_state(tokens, positions)
-        return read_out_probs(self.weights, self.inputs[-1][:, self.weights.hidden :])
+        return read_out_probs(self.weights, self.inputs[-1][:, self.weights.hidden :], factors)
 
     def reorder(self, indices):
         """Keep the melodies at ``indices`` (repeats allowed), as particle resampling needs."""
@@ -128,7 +119,6 @@ class StepperRun:
         batch = len(indices)
         if self.gates.shape[0] != batch:
             self.gates = np.empty((batch, self.gates.shape[1]), np.float32)
-            self.scratch = np.empty((batch, self.scratch.shape[1]), np.float32)
 
 
 def _log_softmax(x):
@@ -136,21 +126,16 @@ def _log_softmax(x):
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def _softmax(x):
-    x = np.exp(x - x.max(-1, keepdims=True))
-    x /= x.sum(-1, keepdims=True)
-    return x
-
-
-def read_out_probs(w, hidden):
+def read_out_probs(w, hidden, factors=None):
     """The probabilities ``softmax(read_out(...))``, computed directly (a factored read-out is a product
-    of two small softmaxes: no log and exp of the 608 joint values)."""
-    if not w.factored:
-        return _softmax((hidden @ w.head + w.head_bias).astype(np.float64))
-    pitch = _softmax((hidden @ w.pitch_head[0] + w.pitch_head[1]).astype(np.float64))
-    length = _softmax(((hidden @ w.length_head[0] + w.length_head[1])[:, None, :] + w.length_given_pitch)
-                      .astype(np.float64))
-    return (pitch[:, :, None] * length).reshape(len(hidden), -1)
+    of two small softmaxes: no log and exp of the 608 joint values), times ``factors`` (renormalised)."""
+    out = np.empty((len(hidden), w.vocab_size))
+    factors = _NO_FACTORS if factors is None else factors
+    if w.factored:
+        factored_probs(hidden, *w.pitch_head, *w.length_head, w.length_given_pitch, factors, out)
+    else:
+        joint_probs(hidden, w.head, w.head_bias, factors, out)
+    return out
 
 
 def read_out(w, hidden):

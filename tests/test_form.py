@@ -7,6 +7,7 @@ import torch
 import melody
 from melody import checkpoint as ckpt
 from melody import form
+from melody.batched import BatchEcho
 from melody.encoding import RHYTHM, melody_from_text
 from test_rhythm import rhythm_model
 
@@ -94,10 +95,13 @@ def test_a_plan_that_never_starts_proposes_nothing():
     assert not plan.lags_in_steps().any()
 
 
-def test_mix_plan_moves_the_weight_to_the_proposed_token_only_where_there_is_one():
-    probs = np.full((2, 4), 0.25)
-    form.mix_plan(probs, np.array([2, -1]), 0.8)
-    assert probs[0] == pytest.approx([0.05, 0.05, 0.85, 0.05]) and probs[1] == pytest.approx([0.25] * 4)
+def test_a_planned_restatement_moves_the_weight_to_the_restated_token_only_where_there_is_one():
+    echo = BatchEcho(3, steps_per_bar=4, bar_offset=0, origin=0)
+    echo.add([2, 3, 1], [0, 0, 0])
+    probs = np.full((3, 4), 0.25)
+    echo.restate(probs, [4, 4, 4], [4, 0, 8], 0.8)  # a bar back; no plan; two bars back, before the melody
+    assert probs[0] == pytest.approx([0.05, 0.05, 0.85, 0.05])
+    assert probs[1] == pytest.approx([0.25] * 4) and probs[2] == pytest.approx([0.25] * 4)
 
 
 def bars_of(run):

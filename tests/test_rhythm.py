@@ -13,10 +13,10 @@ from midi_factory import timed_notes_in, write_notes
 TUNE = [(67, 1, 1), (69, 2, 0.5), (71, 2.5, 0.5), (72, 3, 2), (76, 6, 0.25), (74, 6.25, 0.75), (72, 7, 1.5)]
 
 
-def rhythm_model(seed=3):
+def rhythm_model(seed=3, layers=1):
     """A small untrained rhythm-encoding model with fixed random weights."""
     torch.manual_seed(seed)
-    config = ModelConfig(vocab_size=RHYTHM.vocab_size, embedding_size=8, hidden_size=16, num_layers=1, dropout=0.0,
+    config = ModelConfig(vocab_size=RHYTHM.vocab_size, embedding_size=8, hidden_size=16, num_layers=layers, dropout=0.0,
                          length_slots=RHYTHM.length_slots, bar_positions=32)
     model = MelodyLSTM(config)
     model.encoding = RHYTHM
@@ -87,6 +87,31 @@ def test_the_numpy_stepper_matches_the_network_with_bar_positions():
     got = np.stack([run.step(tokens[:, t].numpy(), positions[:, t].numpy()) for t in range(30)], axis=1)
     assert np.allclose(got, expected.numpy(), atol=1e-4)
     assert np.allclose(np.exp(got).sum(-1), 1.0, atol=1e-5)  # a factored read-out is a distribution
+
+
+def stepped(model, tokens, positions=None, factors=None):
+    """The compiled stepper's logits and its probabilities (with ``factors``) at every step, ``[batch, steps, vocab]``."""
+    from melody.stepper import LstmStepper
+
+    batch, steps = tokens.shape
+    zeros = torch.zeros(model.config.num_layers, batch, model.config.hidden_size)
+    logits, probs = LstmStepper(model).start(zeros, zeros), LstmStepper(model).start(zeros, zeros)
+    at = (lambda t: positions[:, t].numpy()) if positions is not None else (lambda t: None)
+    return (np.stack([logits.step(tokens[:, t].numpy(), at(t)) for t in range(steps)], axis=1),
+            np.stack([probs.step_probs(tokens[:, t].numpy(), at(t), factors) for t in range(steps)], axis=1))
+
+
+def test_the_compiled_step_of_two_layers_matches_the_network_and_its_probabilities_are_the_calibrated_logits():
+    model = rhythm_model(layers=2)
+    tokens = torch.randint(0, RHYTHM.vocab_size, (2, 25), generator=torch.Generator().manual_seed(2))
+    positions = torch.randint(0, model.config.position_inputs, (2, 25), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected, _ = model(tokens, positions)
+    factors = np.random.default_rng(0).uniform(0.5, 2.0, RHYTHM.vocab_size)
+    logits, probs = stepped(model, tokens, positions, factors)
+    assert np.allclose(logits, expected.numpy(), atol=1e-4)
+    calibrated = np.exp(logits) * factors
+    assert np.allclose(probs, calibrated / calibrated.sum(-1, keepdims=True), atol=1e-6)
 
 
 def test_generation_continues_after_the_seed_with_lengths_and_steps_agree():

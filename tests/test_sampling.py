@@ -96,6 +96,40 @@ def test_fast_stepper_matches_the_torch_network(tiny_model):
     assert np.allclose(got, expected.numpy(), atol=1e-4)
 
 
+def test_the_compiled_step_of_a_plain_read_out_gives_the_softmax_of_its_logits():
+    from melody.encoding import EncodingConfig
+    from melody.model import MelodyLSTM, ModelConfig
+    from test_rhythm import stepped
+
+    torch.manual_seed(5)
+    model = MelodyLSTM(ModelConfig(embedding_size=8, hidden_size=16, num_layers=2, dropout=0.0)).eval()
+    model.encoding = EncodingConfig()
+    tokens = torch.randint(0, 37, (3, 20), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, _ = model(tokens)
+    logits, probs = stepped(model, tokens)
+    assert np.allclose(logits, expected.numpy(), atol=1e-4)
+    assert np.allclose(probs, torch.softmax(expected.double(), -1).numpy(), atol=1e-6)
+
+
+class FixedDraws:
+    """A stand-in for a numpy Generator whose uniform draws are given."""
+
+    def __init__(self, draws):
+        self.draws = np.asarray(draws, dtype=float)
+
+    def random(self, count):
+        assert count == len(self.draws)
+        return self.draws
+
+
+def test_a_draw_picks_the_first_token_whose_cumulative_probability_reaches_it():
+    from melody.sampling import _choose
+
+    probs = np.array([[0.2, 0.3, 0.5]] * 4 + [[0.3, 0.3, 0.3]])  # the last row's total falls short of its draw
+    assert _choose(probs, FixedDraws([0.1, 0.2, 0.25, 0.75, 0.95])).tolist() == [0, 0, 1, 2, 2]
+
+
 def test_empty_seed_starts_from_the_start_distribution(tiny_model):
     with torch.no_grad():
         tiny_model.start_log_probs.fill_(-1e9)

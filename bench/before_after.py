@@ -1,0 +1,74 @@
+"""Generation speed of two versions of the ``melody`` package in one process, alternating run by run
+(these machines are shared and noisy: only a same-run comparison means anything).
+
+    .venv/bin/python bench/before_after.py OLD_PACKAGE_DIR [--runs 30] [--length 256] [--checkpoint PATH]
+
+``OLD_PACKAGE_DIR`` is a copy of an older ``melody/`` folder under another name (for instance
+``git worktree add /tmp/old HEAD~1 && cp -r /tmp/old/melody /tmp/pkgs/melody_old`` gives
+``/tmp/pkgs/melody_old``); its modules import each other relatively, so it loads beside this one.
+Prints JSON: each version's median generation time, its ratio to one teacher-forced pass over the
+same tokens (pairs run back to back), and whether both drew the same tokens.
+"""
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import POKEMON, machine  # noqa: F401  (puts the repository on the path)
+from latency import SEED_NOTES, upload_file
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("old", type=Path, help="a copy of the older melody/ folder, under another name")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--checkpoint", help="default: the default checkpoint")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(args.old.parent))
+    versions = {"new": importlib.import_module("melody"), "old": importlib.import_module(args.old.name)}
+    song = upload_file()
+    runs = {}
+    checkpoint = versions["new"].load_model(args.checkpoint).path  # the same checkpoint for both
+    for name, package in versions.items():
+        model = package.load_model(checkpoint)
+        playground = importlib.import_module(package.__name__ + ".playground")
+        seed = playground.seed_from_midi(song, 0, SEED_NOTES, model.encoding)[0]
+        generate = importlib.import_module(package.__name__ + ".sampling").generate
+        runs[name] = (model, seed, generate)
+        generate(model, seed, args.length, rng_seed=0)  # compiles or loads what it needs
+    times = {name: [] for name in runs}
+    ratios = {name: [] for name in runs}
+    same = True
+    for i in range(args.runs):
+        made = {}
+        for name, (model, seed, generate) in runs.items():
+            start = time.perf_counter()
+            made[name] = generate(model, seed, args.length, rng_seed=i)[0]
+            took = time.perf_counter() - start
+            tokens = torch.tensor([list(seed.tokens) + list(made[name].tokens)])
+            positions = None
+            if model.config.position_inputs:
+                both = np.r_[seed.position_inputs(model.encoding), made[name].position_inputs(model.encoding)]
+                positions = torch.tensor(both[None])
+            with torch.no_grad():
+                start = time.perf_counter()
+                model(tokens, positions)
+                forward = time.perf_counter() - start
+            times[name].append(took)
+            ratios[name].append(took / forward)
+        same &= made["new"].tokens == made["old"].tokens
+    print(json.dumps({"machine": machine(), "checkpoint": checkpoint.name, "generated_notes": args.length, "runs": args.runs,
+                      **{name: {"generate_median_ms": round(float(np.median(times[name])) * 1000, 2),
+                                "ratio_to_forward_median": round(float(np.median(ratios[name])), 2)}
+                         for name in runs},
+                      "same tokens in every run": bool(same)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
