@@ -154,8 +154,9 @@ def roll_timeline(seed, continuation, origin=None):
     return (*margins(figure_width(steps)), steps)
 
 
-_LAYOUTS = threading.local()  # per thread: figures are not shared between threads
-MAX_LAYOUTS = 4
+_LAYOUTS = OrderedDict()  # layout key -> drawn layouts not in use (one thread draws on a figure at a time)
+_LAYOUTS_LOCK = threading.Lock()
+MAX_LAYOUTS = 8  # kept in all (each holds a figure and its background, a few MB)
 
 
 def padded_span(seed, continuation, origin=None):
@@ -171,7 +172,7 @@ def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high
     """Write ``piano_roll_figure(...)`` as a PNG, quickly when the layout repeats.
 
     What depends only on the layout (sizes of seed and continuation, pitch range, shading or
-    not) - axes, labels, beat grid - is drawn once per thread and kept; a new piano roll then
+    not) - axes, labels, beat grid - is drawn once and kept (for any thread); a new piano roll then
     restores that background and draws only the notes and the lines over them (matplotlib's
     "blitting"), a few times faster than a full drawing.
     """
@@ -181,31 +182,54 @@ def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high
     grid = dict(steps_per_bar=steps_per_bar, bar_offset=bar_offset, low=low, high=high, origin=origin, end=end)
     key = (continuation[0][0] if seed and continuation else None, bool(seed), bool(continuation),
            probs is not None, tuple(grid.values()))
-    layouts = getattr(_LAYOUTS, "cache", None)
-    if layouts is None:
-        layouts = _LAYOUTS.cache = OrderedDict()
-    if key not in layouts:
-        fig = piano_roll_figure(seed, continuation, probs, **grid)
-        ax = fig.axes[0]
-        picture = ax.images[0]
-        over = [a for a in ax.collections + ax.lines + ax.texts] + list(ax.spines.values())
-        for artist in [picture, *over]:  # the background: everything but what is drawn per call
-            artist.set_visible(False)
-        fig.canvas.draw()
-        background = fig.canvas.copy_from_bbox(fig.bbox)
-        for artist in [picture, *over]:
-            artist.set_visible(True)
-        layouts[key] = (fig, ax, picture, background, over)
-        while len(layouts) > MAX_LAYOUTS:
-            layouts.popitem(last=False)
-    layouts.move_to_end(key)
-    fig, ax, picture, background, over = layouts[key]
+    layout = _take_layout(key) or _draw_layout(seed, continuation, probs, grid)
+    fig, ax, picture, background, over = layout
     fig.canvas.restore_region(background)
     picture.set_data(roll_image(seed, continuation, probs, low, high, origin, end))
     for artist in [picture, *over]:
         ax.draw_artist(artist)
-    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(path, format="png", compress_level=1)
+    pixels = np.asarray(fig.canvas.buffer_rgba()).copy()  # the layout goes back before the slow part, the PNG
+    _give_back_layout(key, layout)
+    Image.fromarray(pixels).save(path, format="png", compress_level=1)
     return path
+
+
+def _draw_layout(seed, continuation, probs, grid):
+    """A full drawing whose background (everything but the notes and the lines over them) is kept."""
+    fig = piano_roll_figure(seed, continuation, probs, **grid)
+    ax = fig.axes[0]
+    picture = ax.images[0]
+    over = [a for a in ax.collections + ax.lines + ax.texts] + list(ax.spines.values())
+    for artist in [picture, *over]:  # the background: everything but what is drawn per call
+        artist.set_visible(False)
+    fig.canvas.draw()
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    for artist in [picture, *over]:
+        artist.set_visible(True)
+    return fig, ax, picture, background, over
+
+
+def _take_layout(key):
+    """A kept layout for ``key``, now this thread's alone, or None (the server's requests run on
+    whichever worker thread is free, so the layouts are shared between threads)."""
+    with _LAYOUTS_LOCK:
+        free = _LAYOUTS.get(key)
+        if free:
+            _LAYOUTS.move_to_end(key)
+            return free.pop()
+    return None
+
+
+def _give_back_layout(key, layout):
+    """Keep ``layout`` for the next roll of the same layout, forgetting the least recently used past ``MAX_LAYOUTS``."""
+    with _LAYOUTS_LOCK:
+        _LAYOUTS.setdefault(key, []).append(layout)
+        _LAYOUTS.move_to_end(key)
+        while sum(len(free) for free in _LAYOUTS.values()) > MAX_LAYOUTS:
+            oldest = next(iter(_LAYOUTS))
+            _LAYOUTS[oldest].pop(0)
+            if not _LAYOUTS[oldest]:
+                del _LAYOUTS[oldest]
 
 
 def pitch_class_figure(seed, continuation):

@@ -232,9 +232,12 @@ class Renderer:
 
 class AudioMix:
     """Audio built note by note, in order of start time. Whatever no later note can reach any
-    more is handed to ``sink`` at once, so that an encoder works while notes are still coming."""
+    more is handed to ``sink`` at once, so that an encoder works while notes are still coming.
+    Pieces of a few seconds: each hand-over wakes the encoder's thread, whose every return to Python
+    takes the interpreter from the thread sampling and drawing (1-second pieces cost 20-25 ms more
+    per 256-note Generate, ``bench/latency.py``)."""
 
-    def __init__(self, renderer, sink, max_seconds=None, piece_seconds=1.0):
+    def __init__(self, renderer, sink, max_seconds=None, piece_seconds=4.0):
         self.renderer, self.sink, self.max_seconds = renderer, sink, max_seconds
         self.rate = renderer.sample_rate_hz
         self.piece = int(piece_seconds * self.rate)
