@@ -47,29 +47,39 @@ def _add_product(inputs, first, count, weights, gates):
 
 
 @_compiled
-def first_layer(state, weights, token_gates, tokens, position_gates, positions, gates, c):
+def first_layer(state, weights, token_gates, tokens, position_gates, positions, gates, c, multiplied):
     """The first layer's step: ``state`` ``[batch, 2n]`` holds its output in the second half (read as
     the recurrent input, then overwritten); the input is a precomputed row per token (and per bar
-    position, when ``positions`` is not empty)."""
+    position, when ``positions`` is not empty). ``multiplied``: ``gates`` already hold the recurrent
+    product (BLAS does it better for a large batch)."""
     batch, n = c.shape
     for b in range(batch):
-        gates[b] = token_gates[tokens[b]]
+        if multiplied:
+            gates[b] += token_gates[tokens[b]]
+        else:
+            gates[b] = token_gates[tokens[b]]
         if positions.shape[0]:
             gates[b] += position_gates[positions[b]]
-    _add_product(state, n, n, weights, gates)
+    if not multiplied:
+        _add_product(state, n, n, weights, gates)
     for b in range(batch):
         _cell(gates[b], c[b], state[b, n:])
 
 
 @_compiled
-def upper_layer(below, state, weights, bias, gates, c):
+def upper_layer(below, state, weights, bias, gates, c, multiplied):
     """A later layer's step: ``state`` ``[batch, 2n]`` gets the layer below's new output in its first
-    half; the layer's own output (second half) is read, then overwritten."""
+    half (unless ``multiplied``: then it has it, and ``gates`` hold its product with ``weights``);
+    the layer's own output (second half) is read, then overwritten."""
     batch, n = c.shape
     for b in range(batch):
-        state[b, :n] = below[b, n:]
-        gates[b] = bias
-    _add_product(state, 0, 2 * n, weights, gates)
+        if multiplied:
+            gates[b] += bias
+        else:
+            state[b, :n] = below[b, n:]
+            gates[b] = bias
+    if not multiplied:
+        _add_product(state, 0, 2 * n, weights, gates)
     for b in range(batch):
         _cell(gates[b], c[b], state[b, n:])
 

@@ -304,12 +304,15 @@ class Mp3Writer:
     def _run(self):
         try:
             with open(self.path, "wb") as out, self._wav() as wav:
+                encoded = False
                 while (piece := self._pieces.get()) is not None:
                     frames = (piece * 32767).astype("<i2").tobytes()
                     out.write(self.encoder.encode(frames))
+                    encoded = True
                     if wav is not None:
                         wav.writeframesraw(frames)
-                out.write(self.encoder.flush())
+                if encoded:  # LAME refuses to flush what never started (a request that failed first)
+                    out.write(self.encoder.flush())
         except BaseException as exc:  # re-raised by close()
             self._error = exc
 

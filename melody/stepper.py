@@ -14,6 +14,7 @@ from .kernels import factored_probs, first_layer, joint_probs, upper_layer
 _NONE = np.zeros(0, dtype=np.int64)  # "no bar positions" for the kernels, which take arrays only
 _NO_ROWS = np.zeros((0, 0), dtype=np.float32)
 _NO_FACTORS = np.zeros(0)
+SMALL_BATCH = 4  # up to this many melodies the compiled loop multiplies as fast as BLAS (memory-bound)
 
 
 def stepper_for(model):
@@ -99,11 +100,18 @@ class StepperRun:
         tokens = np.asarray(tokens, dtype=np.int64)
         positions = _NONE if w.position_gates is None else np.asarray(positions, dtype=np.int64)
         position_gates = _NO_ROWS if w.position_gates is None else w.position_gates
+        blas = len(tokens) > SMALL_BATCH  # a large batch: the products by BLAS, which blocks them for the cache
+        n = w.hidden
+        if blas:
+            np.matmul(self.inputs[0][:, n:], w.recurrent[0], out=self.gates)
         first_layer(self.inputs[0], w.recurrent[0], w.token_gates, tokens, position_gates, positions, self.gates,
-                    self.c[0])
+                    self.c[0], blas)
         for layer in range(1, len(w.recurrent)):
+            if blas:
+                self.inputs[layer][:, :n] = self.inputs[layer - 1][:, n:]
+                np.matmul(self.inputs[layer], w.recurrent[layer], out=self.gates)
             upper_layer(self.inputs[layer - 1], self.inputs[layer], w.recurrent[layer], w.biases[layer], self.gates,
-                        self.c[layer])
+                        self.c[layer], blas)
 
     def step_probs(self, tokens, positions=None, factors=None):
         """Like :meth:`step`, returning the probabilities of the next token ``[batch, vocab]`` (float64),

@@ -152,3 +152,8 @@ def test_a_rewritten_checkpoint_is_reloaded_and_replaces_the_old_model(tmp_path)
         moved = reloaded.state_dict()[bias] - first.state_dict()[bias]
         assert float(moved.mean()) == pytest.approx(round_number, abs=1e-4)
     assert len(playground._models) == 1
+
+
+def test_a_pin_outside_the_scale_is_a_readable_error_before_any_audio(playground):
+    with pytest.raises(pg.SeedError, match="not in D major"):
+        playground.generate_request(seed_notes="D4/4 E4/8 F#4/8 A4/4 F#4/4 D4/2", pins="3:C4", scale="D major")

@@ -129,3 +129,10 @@ def test_mp3_is_small_and_wav_is_exact(fluid, tmp_path):
     assert np.abs(exact - np.clip(audio, -1, 1)).max() < 1 / 16000  # 16-bit rounding only
     with pytest.raises(ValueError, match="mp3 or .wav"):
         encode_audio(audio, SAMPLE_RATE_HZ, tmp_path / "x.ogg")
+
+
+def test_an_mp3_writer_stopped_before_any_audio_leaves_the_error_that_stopped_it_alone(tmp_path):
+    from melody.render import Mp3Writer
+
+    writer = Mp3Writer(tmp_path / "x.mp3", SAMPLE_RATE_HZ, tmp_path / "x.wav")
+    assert writer.close() == tmp_path / "x.mp3"  # no audio came (the request failed first): nothing to flush

@@ -101,10 +101,11 @@ def stepped(model, tokens, positions=None, factors=None):
             np.stack([probs.step_probs(tokens[:, t].numpy(), at(t), factors) for t in range(steps)], axis=1))
 
 
-def test_the_compiled_step_of_two_layers_matches_the_network_and_its_probabilities_are_the_calibrated_logits():
+@pytest.mark.parametrize("batch", [2, 9])  # the compiled loop multiplies a small batch, BLAS a large one
+def test_the_compiled_step_of_two_layers_matches_the_network_and_its_probabilities_are_the_calibrated_logits(batch):
     model = rhythm_model(layers=2)
-    tokens = torch.randint(0, RHYTHM.vocab_size, (2, 25), generator=torch.Generator().manual_seed(2))
-    positions = torch.randint(0, model.config.position_inputs, (2, 25), generator=torch.Generator().manual_seed(3))
+    tokens = torch.randint(0, RHYTHM.vocab_size, (batch, 25), generator=torch.Generator().manual_seed(2))
+    positions = torch.randint(0, model.config.position_inputs, (batch, 25), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected, _ = model(tokens, positions)
     factors = np.random.default_rng(0).uniform(0.5, 2.0, RHYTHM.vocab_size)
