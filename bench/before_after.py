@@ -1,7 +1,7 @@
 """Generation speed of two versions of the ``melody`` package in one process, alternating run by run
 (these machines are shared and noisy: only a same-run comparison means anything).
 
-    .venv/bin/python bench/before_after.py OLD_PACKAGE_DIR [--runs 30] [--length 256] [--checkpoint PATH]
+    .venv/bin/python bench/before_after.py OLD_PACKAGE_DIR [--runs 30] [--length 256] [--checkpoint PATH] [--pins]
 
 ``OLD_PACKAGE_DIR`` is a copy of an older ``melody/`` folder under another name (for instance
 ``git worktree add /tmp/old HEAD~1 && cp -r /tmp/old/melody /tmp/pkgs/melody_old`` gives
@@ -28,6 +28,8 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--checkpoint", help="default: the default checkpoint")
+    parser.add_argument("--pins", action="store_true",
+                        help="pin the first and last notes (E4, C5): the constrained sampler, 64 particles")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sys.path.insert(0, str(args.old.parent))
@@ -42,6 +44,7 @@ def main():
         generate = importlib.import_module(package.__name__ + ".sampling").generate
         runs[name] = (model, seed, generate)
         generate(model, seed, args.length, rng_seed=0)  # compiles or loads what it needs
+    pins = {0: 64, args.length - 1: 72} if args.pins else None
     times = {name: [] for name in runs}
     ratios = {name: [] for name in runs}
     same = True
@@ -49,7 +52,7 @@ def main():
         made = {}
         for name, (model, seed, generate) in runs.items():
             start = time.perf_counter()
-            made[name] = generate(model, seed, args.length, rng_seed=i)[0]
+            made[name] = generate(model, seed, args.length, rng_seed=i, pins=pins)[0]
             took = time.perf_counter() - start
             tokens = torch.tensor([list(seed.tokens) + list(made[name].tokens)])
             positions = None

@@ -1,7 +1,7 @@
 """Seeds: the start of a tune that the model continues, from typed notes, the drawing grid or part of
 a MIDI file's melody, each a ``Melody`` in the chosen model's encoding; and a browser session's
 current seed with its Undo history."""
-from .encoding import CLASSIC, encode_midi, melody_from_pitches, melody_from_text
+from .encoding import CLASSIC, encode_midi, melody_from_notes, melody_from_pitches, melody_from_text
 from .errors import SeedError
 from .notes import HIGHEST_PITCH, LOWEST_PITCH, note_name
 from .sandbox import call_limited
@@ -33,44 +33,104 @@ def seed_from_pitches(pitches, source="the grid", config=CLASSIC):
     return melody_from_pitches(list(pitches), config, source=source)
 
 
+GRID_UNIT = 2  # sixteenths per grid column unless the grid says otherwise: eighth notes
+
+
+def grid_columns(value):
+    """``(unit, cells)`` of the drawing grid's value: ``{"unit": 1 or 2, "cells": [...]}`` (sixteenths
+    or eighths per column), or a plain list of cells (eighths). A cell is None (nothing starts there),
+    a MIDI pitch (a note one column long), ``{"note": pitch, "len": columns}`` or ``{"pin": pitch}``."""
+    unit, cells = GRID_UNIT, value
+    if isinstance(value, dict):
+        unit = value.get("unit") if value.get("unit") in (1, 2) and not isinstance(value.get("unit"), bool) else GRID_UNIT
+        cells = value.get("cells")
+    return unit, list(cells) if isinstance(cells, (list, tuple)) else []
+
+
+def _drawn_pitch(item):
+    return isinstance(item, (int, float)) and not isinstance(item, bool) and LOWEST_PITCH <= item <= HIGHEST_PITCH
+
+
+def grid_notes(value):
+    """The notes drawn on the grid, ``(onset, steps, pitch)`` in sixteenths from its first column: a
+    note lasts its ``len`` columns (at most until the next one starts); empty columns are rests;
+    anything else a browser might send is skipped."""
+    unit, cells = grid_columns(value)
+    notes = []
+    for column, item in enumerate(cells):
+        length = 1
+        if isinstance(item, dict) and _drawn_pitch(item.get("note")):
+            item, length = item["note"], item.get("len")
+            length = length if isinstance(length, int) and not isinstance(length, bool) and length >= 1 else 1
+        if _drawn_pitch(item):
+            notes.append([column * unit, length * unit, int(item)])
+    for note, following in zip(notes, notes[1:]):
+        note[1] = min(note[1], following[0] - note[0])
+    return [tuple(note) for note in notes]
+
+
 def grid_pitches(value):
-    """The notes of the drawing grid's value (one MIDI pitch or None per step): empty steps and
-    anything else a browser might send are skipped."""
-    items = value if isinstance(value, (list, tuple)) else []
-    return [int(p) for p in items if isinstance(p, (int, float)) and not isinstance(p, bool)
-            and LOWEST_PITCH <= p <= HIGHEST_PITCH]
+    """The pitches drawn on the grid, in order (see :func:`grid_notes`)."""
+    return [pitch for _, _, pitch in grid_notes(value)]
+
+
+def grid_value(melody):
+    """The grid's value showing ``melody`` (in its own key): its notes where they lie from the start
+    of its first bar, in eighth columns when every note starts and ends on one, else sixteenths."""
+    notes = melody.original_notes()
+    if not notes:
+        return {"unit": GRID_UNIT, "cells": []}
+    origin = notes[0][0] - melody.bar_position(notes[0][0])
+    unit = GRID_UNIT if all((onset - origin) % GRID_UNIT == 0 and steps % GRID_UNIT == 0 for onset, steps, _ in notes) \
+        else 1
+    cells = [None] * ((notes[-1][0] - origin) // unit + 1)
+    for onset, steps, pitch in notes:
+        cells[(onset - origin) // unit] = pitch if steps <= unit else {"note": pitch, "len": steps // unit}
+    return {"unit": unit, "cells": cells}
+
+
+def grid_end(value):
+    """The column after the end of the grid's last note (0 for an empty grid)."""
+    unit, _ = grid_columns(value)
+    notes = grid_notes(value)
+    return -(-(notes[-1][0] + notes[-1][1]) // unit) if notes else 0
 
 
 def grid_pins(value):
     """Pins drawn on the grid (entries ``{"pin": pitch}``) as text for ``melody.constraints.parse_pins``:
-    the column after the last drawn note is the continuation's note 0.
+    the column after the last drawn note's end is the continuation's note 0, each column on one more.
 
     Raises
     ------
     SeedError
-        For a pin drawn before the seed's last note.
+        For a pin drawn before the seed's last note ends.
     """
-    items = list(value) if isinstance(value, (list, tuple)) else []
-    notes = [s for s, p in enumerate(items) if isinstance(p, (int, float)) and not isinstance(p, bool)]
-    end = max(notes, default=-1) + 1
+    _, cells = grid_columns(value)
+    end = grid_end(value)
     pins = []
-    for step, item in enumerate(items):
+    for column, item in enumerate(cells):
         pitch = item.get("pin") if isinstance(item, dict) else None
         if not isinstance(pitch, int) or isinstance(pitch, bool) or not LOWEST_PITCH <= pitch <= HIGHEST_PITCH:
             continue
-        if step < end:
-            raise SeedError(f"The pin at step {step + 1} of the grid lies inside the seed: pins go after its last "
+        if column < end:
+            raise SeedError(f"The pin at step {column + 1} of the grid lies inside the seed: pins go after its last "
                             "note (the next column is the continuation's first note).")
-        pins.append(f"{step - end}:{note_name(pitch)}")
+        pins.append(f"{column - end}:{note_name(pitch)}")
     return " ".join(pins)
 
 
 def seed_from_grid(value, config=CLASSIC):
-    """A seed from the drawing grid's value; see :func:`grid_pitches`."""
-    pitches = grid_pitches(value)
-    if not pitches:
+    """A seed from the drawing grid's value (see :func:`grid_notes`): with a rhythm encoding the notes
+    keep their lengths, the empty columns between them are rests, and the first note keeps its place
+    in the bar; the classic encoding plays every note as an eighth."""
+    notes = grid_notes(value)
+    if not notes:
         raise SeedError("The grid is empty: click or drag on it to draw a few notes.")
-    return seed_from_pitches(pitches, "the grid", config)
+    if len(notes) > MAX_SEED_NOTES:
+        raise SeedError(f"A seed may have at most {MAX_SEED_NOTES} notes, got {len(notes)}.")
+    onsets, steps, pitches = zip(*notes)
+    return melody_from_notes(onsets, steps, pitches, config, source="the grid", notes_in_source=len(notes))
+
 
 
 def read_upload(path, config=CLASSIC):

@@ -429,18 +429,21 @@ def test_the_grid_shows_the_seed_whatever_its_source(page):
     page.locator("#use-notes").click()
     expect(page.locator("#seed-text")).to_contain_text("4 notes", timeout=30_000)
     expect(page.locator("#grid .pr-cell.on")).to_have_count(4, timeout=30_000)
-    for step, pitch in enumerate([62, 66, 69, 74]):
+    # with their lengths, in eighth columns: D4 a quarter (2 columns), F#4, A4, a quarter's rest, D5 a half
+    for step, pitch in [(0, 62), (2, 66), (3, 69), (6, 74)]:
         expect(cell(page, step, pitch)).to_have_class(re.compile(r"\bon\b"))
+    for step, pitch in [(1, 62), (7, 74), (8, 74), (9, 74)]:
+        expect(cell(page, step, pitch)).to_have_class(re.compile(r"\bhold\b"))
     page.get_by_role("tab", name="Draw").click()
     page.locator('#grid [data-action="pin"]').click()
-    cell(page, 10, 72).click()  # a pin: the typed seed keeps its own rhythm
+    cell(page, 11, 72).click()  # a pin: the typed seed keeps its own rhythm
     page.wait_for_timeout(1000)
     expect(page.locator("#seed-text")).to_contain_text("D4/4 F#4 A4 r/4 D5/2")
     page.locator("#generate").click()
-    expect(page.locator("#summary textarea")).to_have_value(re.compile("pins 6:C5"), timeout=60_000)  # column 10 - 4
+    expect(page.locator("#summary textarea")).to_have_value(re.compile("pins 1:C5"), timeout=60_000)  # D5 ends at 10
     page.locator("#continue-1").click()  # a long seed: the grid grows to hold it
     expect(page.locator("#seed-text")).to_contain_text("68 notes", timeout=30_000)
-    expect(page.locator("#grid .pr-row").first.locator(".pr-cell")).to_have_count(68, timeout=30_000)
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(68, timeout=30_000)  # every note in view, lengths and all
 
 
 def test_the_computer_keyboard_plays_and_records_into_the_grid(page):
@@ -528,3 +531,76 @@ def test_loop_playback_loops_every_result(page):
     page.wait_for_timeout(2500)  # it ran past its end and started again
     state = page.locator("#audio-1 audio").evaluate_all("els => els.filter(e => e.src).map(e => [e.currentTime, e.paused])")
     assert state[0][0] < 2.4 and not state[0][1], state  # 0.3 s to the end, then about 2 s from the start
+
+
+def timed_notes_in_midi(page, element_id, tmp_path):
+    """``(start, end, pitch)`` of every note of a result's MIDI file (seconds)."""
+    midi_notes(page, element_id, tmp_path)
+    return timed_notes_in(tmp_path / f"{element_id}.mid")
+
+
+def drag(page, start, end):
+    """Press the mouse on grid cell ``start`` ((step, pitch)), move to ``end`` and let go."""
+    a, b = cell(page, *start).bounding_box(), cell(page, *end).bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=6)
+    page.mouse.up()
+
+
+def test_notes_are_drawn_with_lengths_and_the_empty_columns_are_rests(page, tmp_path):
+    page.locator('#grid [data-action="clear"]').click()
+    cell(page, 0, 60).click()
+    drag(page, (2, 64), (4, 64))  # a new note pulled along its row: three eighths
+    cell(page, 7, 67).click()
+    expect(cell(page, 3, 64)).to_have_class(re.compile(r"\bhold\b"))
+    expect(page.locator("#seed-text")).to_contain_text("3 notes from the grid", timeout=30_000)
+    expect(page.locator("#seed-text")).to_contain_text("C4 r E4/4. r/4 G4")
+    drag(page, (4, 64), (3, 64))  # from the note's end back by one column: a quarter
+    expect(page.locator("#seed-text")).to_contain_text("C4 r E4/4 r/4. G4", timeout=30_000)
+    drag(page, (7, 67), (10, 67))  # and a note made longer from its start
+    expect(page.locator("#seed-text")).to_contain_text("G4/2", timeout=30_000)
+    page.locator("#generate").click()
+    expect(page.locator("#summary textarea")).to_have_value(re.compile("after a 3-note seed"), timeout=60_000)
+    seed = timed_notes_in_midi(page, "midi-1", tmp_path)[:3]
+    beat = 0.5  # seconds at 120 BPM
+    assert [(round(s / beat * 2), round((e - s) / beat * 2), p) for s, e, p in seed] == [(0, 1, 60), (2, 2, 64), (7, 4, 67)]
+    cell(page, 2, 64).click()  # a click on a note removes it, all its columns
+    expect(page.locator("#grid .pr-cell.hold[data-pitch='64']")).to_have_count(0, timeout=10_000)
+    expect(page.locator("#seed-text")).to_contain_text("2 notes from the grid", timeout=30_000)
+
+
+def test_sixteenth_columns_zoom_and_snap_to_a_scale(page):
+    expect(page.locator("#grid .pr-cell.on")).to_have_count(15)  # Ode to Joy in eighth columns
+    page.locator('#grid [data-action="unit"]').select_option("1")  # sixteenths: each note two columns
+    expect(page.locator("#grid .pr-cell.hold")).to_have_count(15, timeout=10_000)
+    expect(cell(page, 2, 64)).to_have_class(re.compile(r"\bon\b"))
+    expect(page.locator("#seed-text")).to_contain_text("E4 E4 F4 G4")  # the same seed
+    width = cell(page, 0, 64).bounding_box()["width"]
+    page.locator('#grid [data-action="zoom-in"]').click()
+    wait_until(lambda: cell(page, 0, 64).bounding_box()["width"] > 1.3 * width, 10)
+    page.locator('#grid [data-action="snap"]').select_option("2:major")  # D major: no F, no C
+    expect(page.locator("#grid .pr-row[data-pitch='65']")).to_have_class(re.compile("off-scale"))
+    expect(page.locator("#grid .pr-row[data-pitch='66']")).not_to_have_class(re.compile("off-scale"))
+    cell(page, 31, 65).click()  # F4 drawn is F#4
+    expect(cell(page, 31, 66)).to_have_class(re.compile(r"\bon\b"), timeout=10_000)
+    expect(page.locator("#seed-text")).to_contain_text("16 notes from the grid", timeout=30_000)
+    expect(page.locator('#grid [data-action="snap"]')).to_have_value("2:major")  # kept as the grid redraws
+    expect(page.locator("#seed-text")).to_contain_text("D4 r/16 F#4/16")
+
+
+def test_on_a_phone_the_grid_zooms_and_a_note_is_lengthened_by_a_finger(browser, app_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    width = cell(page, 0, 64).bounding_box()["width"]
+    page.locator('#grid [data-action="zoom-out"]').click()
+    wait_until(lambda: cell(page, 0, 64).bounding_box()["width"] < 0.9 * width, 10)
+    page.locator('#grid [data-action="draw"]').click()
+    touch(page, 2, 72, "pointerdown")  # over Ode to Joy's third note, in view on a phone
+    touch(page, 4, 72, "pointermove")
+    touch(page, 4, 72, "pointerup")
+    expect(cell(page, 3, 72)).to_have_class(re.compile(r"\bhold\b"), timeout=10_000)
+    expect(page.locator("#seed-text")).to_contain_text("C5/4.", timeout=30_000)
+    context.close()

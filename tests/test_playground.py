@@ -157,3 +157,27 @@ def test_a_rewritten_checkpoint_is_reloaded_and_replaces_the_old_model(tmp_path)
 def test_a_pin_outside_the_scale_is_a_readable_error_before_any_audio(playground):
     with pytest.raises(pg.SeedError, match="not in D major"):
         playground.generate_request(seed_notes="D4/4 E4/8 F#4/8 A4/4 F#4/4 D4/2", pins="3:C4", scale="D major")
+
+
+def test_the_grid_keeps_lengths_and_rests_with_rhythm_and_drops_them_for_the_classic_encoding():
+    drawn = {"unit": 2, "cells": [60, None, {"note": 64, "len": 2}, None, None, 67, {"pin": 72}]}
+    seed = pg.seed_from_grid(drawn, RHYTHM)
+    assert seed.original_notes() == [(0, 2, 60), (4, 4, 64), (10, 2, 67)]
+    assert "C4 r E4/4 r G4" in seed.describe()
+    assert pg.grid_pins(drawn) == "0:C5"  # the column after G4's end
+    assert pg.seed_from_grid(drawn).original_notes() == [(0, 2, 60), (2, 2, 64), (4, 2, 67)]  # classic: eighths
+    fine = {"unit": 1, "cells": [None, 60, {"note": 62, "len": 3}, None, {"note": 64, "len": 1}, 65]}
+    assert pg.seed_from_grid(fine, RHYTHM).original_notes() == [(1, 1, 60), (2, 2, 62), (4, 1, 64), (5, 1, 65)]
+    assert pg.seed_from_grid({"unit": 1, "cells": [{"note": 64, "len": 40}]}, RHYTHM).original_notes() == \
+        [(0, 16, 64)]  # the longest note the model knows
+
+
+def test_the_grid_shows_a_seed_with_its_lengths_in_eighths_or_sixteenths():
+    for text, unit in [("D4/4 F#4/8 A4/8 r/4 D5/2", 2), ("C4/16 D4/8. r/16 E4/4 G4/16", 1)]:
+        seed = pg.seed_from_notes(text, config=RHYTHM)
+        value = pg.grid_value(seed)
+        assert value["unit"] == unit
+        assert pg.seed_from_grid(value, RHYTHM).original_notes() == seed.original_notes()  # the same notes back
+    assert pg.grid_value(pg.seed_from_notes("D4/4 F#4/8 A4/8 r/4 D5/2", config=RHYTHM))["cells"] == \
+        [{"note": 62, "len": 2}, None, 66, 69, None, None, {"note": 74, "len": 4}]
+    assert pg.grid_end({"unit": 2, "cells": [60, {"note": 62, "len": 3}]}) == 4

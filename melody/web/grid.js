@@ -1,24 +1,63 @@
 const history = [];            // stack of previous values, for Undo
 const MAX_HISTORY = 200;
-const asArr = (v) => (Array.isArray(v) ? v.slice() : []);
+const MAX_STEPS = 16;           // the longest note the model knows, in sixteenths
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-let last = asArr(props.value);  // last value this widget knows about
-
 const inRange = (p) => typeof p === 'number' && p >= props.low && p <= props.high;
 const isPin = (v) => v !== null && typeof v === 'object' && inRange(v.pin);
-function norm(arr) {
-  const a = [];
-  for (let s = 0; s < Math.min(arr.length, props.steps); s++) {
-    const p = arr[s];
-    a.push(inRange(p) ? p : isPin(p) ? { pin: p.pin } : null);
-  }
-  while (a.length && a[a.length - 1] === null) a.pop();
-  return a;
+const isLong = (v) => v !== null && typeof v === 'object' && inRange(v.note);
+const pitchOf = (v) => (inRange(v) ? v : isLong(v) ? v.note : null);      // a note starting here, or null
+const lengthOf = (v) => (isLong(v) && Number.isInteger(v.len) && v.len > 1 ? v.len : 1);
+// The value: {unit: sixteenths per column (2: eighths, 1: sixteenths), cells: one entry per column}.
+// A cell is null (nothing starts there), a pitch (a note one column long), {note, len} or {pin}.
+function asValue(v) {
+  if (Array.isArray(v)) return { unit: 2, cells: v.slice() };
+  if (v && typeof v === 'object' && Array.isArray(v.cells)) return { unit: v.unit === 1 ? 1 : 2, cells: v.cells.slice() };
+  return { unit: 2, cells: [] };
 }
-function commit(arr) {
-  const a = norm(arr);
+const maxColumns = (unit) => MAX_STEPS / unit;
+function norm(v) {            // valid cells only, notes cut where the next one starts, no trailing nulls
+  const { unit } = v, cells = [];
+  for (let s = 0; s < Math.min(v.cells.length, props.steps); s++) {
+    const c = v.cells[s];
+    cells.push(inRange(c) ? c : isLong(c) ? { note: c.note, len: Math.min(lengthOf(c), maxColumns(unit)) }
+                : isPin(c) ? { pin: c.pin } : null);
+  }
+  let next = props.steps;        // where the next note (or pin) starts: a note lasts at most until then
+  for (let s = cells.length - 1; s >= 0; s--) {
+    if (pitchOf(cells[s]) === null) { if (isPin(cells[s])) next = s; continue; }
+    const len = Math.min(lengthOf(cells[s]), next - s);
+    cells[s] = len > 1 ? { note: pitchOf(cells[s]), len } : pitchOf(cells[s]);
+    next = s;
+  }
+  while (cells.length && cells[cells.length - 1] === null) cells.pop();
+  return { unit, cells };
+}
+function noteAt(cells, step) {  // the note sounding in column ``step``: {start, pitch, len}, or null
+  for (let s = step; s >= 0 && s > step - MAX_STEPS; s--) {
+    const p = pitchOf(cells[s]);
+    if (p !== null) return s + lengthOf(cells[s]) > step ? { start: s, pitch: p, len: lengthOf(cells[s]) } : null;
+  }
+  return null;
+}
+function endOf(cells) {         // the column after the last note's end
+  let end = 0;
+  cells.forEach((c, s) => { if (pitchOf(c) !== null) end = Math.max(end, s + lengthOf(c)); });
+  return end;
+}
+function place(cells, start, pitch, len) {  // a note from ``start``, ``len`` columns: what it covers goes
+  while (cells.length <= start + len) cells.push(null);
+  const before = noteAt(cells, start);
+  if (before && before.start < start) cells[before.start] = shorter(before.pitch, start - before.start);
+  for (let s = start + 1; s < start + len; s++) cells[s] = null;
+  cells[start] = shorter(pitch, len);
+}
+const shorter = (pitch, len) => (len > 1 ? { note: pitch, len } : pitch);
+let last = norm(asValue(props.value));  // last value this widget knows about
+const current = () => norm(asValue(props.value));
+function commit(v) {
+  const a = norm(v);
   last = a;
-  props.value = a;              // must be a NEW array: the props proxy compares by reference
+  props.value = a;              // must be a NEW object: the props proxy compares by reference
   setTimeout(() => trigger('input'), 0);  // the user's edit (a value set from Python is not one)
 }
 function pushHistory(v) {
@@ -26,9 +65,18 @@ function pushHistory(v) {
   if (history.length > MAX_HISTORY) history.shift();
 }
 
+// Snap to scale: drawn notes move to the nearest note of the chosen scale (one semitone up).
+const SCALES = { major: [0, 2, 4, 5, 7, 9, 11], minor: [0, 2, 3, 5, 7, 8, 10] };
+let snap = null;                // {tonic, mode} or null
+const inScale = (p) => !snap || SCALES[snap.mode].includes(((p - snap.tonic) % 12 + 12) % 12);
+const snapped = (p) => (inScale(p) ? p : inScale(p + 1) && p + 1 <= props.high ? p + 1 : p - 1);
+function markScale() {
+  element.querySelectorAll('.pr-row').forEach((row) => row.classList.toggle('off-scale', !inScale(+row.dataset.pitch)));
+}
+
 // Value set from Python (e.g. "Load scale"): remember the previous drawing for Undo.
 watch('value', () => {
-  const now = asArr(props.value);
+  const now = current();
   if (!same(now, last)) { pushHistory(last); last = now; }
 });
 
@@ -60,19 +108,12 @@ function sound(pitch, since) {
 loadSamples();
 
 // ---- drawing: pointer events (mouse, pen, touch) -----------------------
+// A click on an empty cell places a note one column long; dragging along its row lengthens it, and
+// into another row draws the next note there. A click on a note removes it; dragging from it along
+// its row makes it longer or shorter. Pin mode: a click pins the note the continuation must pass
+// through in that column (after the seed's last note: the column after it is the continuation's first).
 let stroke = null;
 const cellFrom = (node) => (node && node.closest ? node.closest('.pr-cell') : null);
-
-function apply(step, pitch) {
-  const w = stroke.work;
-  while (w.length <= step) w.push(null);
-  if (stroke.mode === 'draw') w[step] = pitch;        // monophonic: replaces the column
-  else if (stroke.mode === 'pin') w[step] = { pin: pitch };
-  else if (w[step] === pitch || (isPin(w[step]) && w[step].pin === pitch)) w[step] = null;  // erase
-}
-
-// Pin mode: a click pins the note the continuation must pass through in that column (after the
-// seed's last note: the column after it is the continuation's first note).
 const pinning = () => element.classList.contains('pin-mode');
 
 element.addEventListener('pointerdown', (e) => {
@@ -83,52 +124,110 @@ element.addEventListener('pointerdown', (e) => {
   e.preventDefault();
   try { cell.releasePointerCapture(e.pointerId); } catch (err) {}
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
-  const before = asArr(props.value);
-  const here = before[step];
-  const hit = here === pitch || (isPin(here) && here.pin === pitch);
-  stroke = { id: e.pointerId, before, work: before.slice(),
-             mode: hit ? 'erase' : pinning() ? 'pin' : 'draw', step, pitch };
-  if (stroke.mode === 'draw') sound(pitch, e.timeStamp);
-  apply(step, pitch);
-  commit(stroke.work);
+  const before = current(), work = { unit: before.unit, cells: before.cells.slice() };
+  const note = noteAt(work.cells, step), here = work.cells[step];
+  stroke = { id: e.pointerId, before, work, step, pitch, moved: false };
+  if (isPin(here) && here.pin === pitch) {
+    stroke.mode = 'erase';
+    work.cells[step] = null;
+  } else if (note && note.pitch === pitch) {
+    stroke.mode = 'resize';     // a click removes it (on release), a drag along the row resizes it
+    stroke.start = note.start;
+  } else if (pinning()) {
+    stroke.mode = 'pin';
+    while (work.cells.length <= step) work.cells.push(null);
+    if (note) place(work.cells, note.start, note.pitch, step - note.start);  // cut what sounds there
+    work.cells[step] = { pin: pitch };
+  } else {
+    stroke.mode = 'draw';
+    stroke.pitch = snapped(pitch);
+    stroke.start = step;
+    place(work.cells, step, stroke.pitch, 1);
+    sound(stroke.pitch, e.timeStamp);
+  }
+  commit(work);
 });
 
 window.addEventListener('pointermove', (e) => {
-  if (!stroke || e.pointerId !== stroke.id || stroke.mode === 'pin') return;  // pins: one click each
+  if (!stroke || e.pointerId !== stroke.id || stroke.mode === 'pin' || stroke.mode === 'erase') return;
   const cell = cellFrom(document.elementFromPoint(e.clientX, e.clientY));
   if (!cell || !element.contains(cell)) return;
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
-  if (step === stroke.step && pitch === stroke.pitch) return;
-  if (stroke.mode === 'draw' && Math.abs(step - stroke.step) > 1) {
-    // fast drags skip columns: fill them by linear interpolation
-    const dir = step > stroke.step ? 1 : -1;
-    for (let s = stroke.step + dir; s !== step; s += dir) {
-      const t = (s - stroke.step) / (step - stroke.step);
-      apply(s, Math.round(stroke.pitch + t * (pitch - stroke.pitch)));
+  if (step === stroke.step && (stroke.mode === 'resize' || snapped(pitch) === stroke.pitch)) return;
+  const cells = stroke.work.cells, longest = maxColumns(stroke.work.unit);
+  if (stroke.mode === 'resize' || snapped(pitch) === stroke.pitch) {  // along the row: the note's length
+    if (step >= stroke.start) {
+      const held = pitchOf(cells[stroke.start]);
+      place(cells, stroke.start, held, Math.min(step - stroke.start + 1, longest));
+      stroke.moved = true;
     }
+  } else if (step > stroke.step || step < stroke.start) {   // into another row: the next note
+    stroke.pitch = snapped(pitch);
+    stroke.start = step;
+    place(cells, step, stroke.pitch, 1);
+    sound(stroke.pitch, e.timeStamp);
+  } else {
+    return;
   }
-  if (stroke.mode === 'draw' && pitch !== stroke.pitch) sound(pitch, e.timeStamp);
-  apply(step, pitch);
-  stroke.step = step; stroke.pitch = pitch;
+  stroke.step = step;
   commit(stroke.work);
 });
 
 const endStroke = (e) => {
   if (!stroke || e.pointerId !== stroke.id) return;
-  if (!same(norm(stroke.work), norm(stroke.before))) pushHistory(norm(stroke.before));
+  if (stroke.mode === 'resize' && !stroke.moved) {  // a click on a note: it goes
+    const cells = stroke.work.cells;
+    cells[stroke.start] = null;
+    commit(stroke.work);
+  }
+  if (!same(norm(stroke.work), stroke.before)) pushHistory(stroke.before);
   stroke = null;
 };
 window.addEventListener('pointerup', endStroke);
 window.addEventListener('pointercancel', endStroke);
 
-// ---- toolbar buttons (inside the component) -----------------------------
+// ---- toolbar: undo, clear, modes, column length, zoom, snap --------------------------------
+const ZOOMS = [0.5, 0.75, 1, 1.5, 2, 3];
+let zoom = 2;
+function setZoom(index) {
+  zoom = Math.max(0, Math.min(ZOOMS.length - 1, index));
+  element.style.setProperty('--zoom', String(ZOOMS[zoom]));
+  element.dataset.zoom = String(ZOOMS[zoom]);
+}
+setZoom(zoom);
+function setUnit(unit) {      // sixteenth or eighth columns: the notes stay where they are in time
+  const v = current();
+  if (unit === v.unit) return;
+  const cells = [];
+  v.cells.forEach((c, s) => {
+    const at = unit === 1 ? 2 * s : Math.floor(s / 2);
+    if (c === null || (cells[at] !== undefined && cells[at] !== null)) return;
+    while (cells.length <= at) cells.push(null);
+    const len = unit === 1 ? 2 * lengthOf(c) : Math.max(1, Math.round(lengthOf(c) / 2));
+    cells[at] = isPin(c) ? { pin: c.pin } : shorter(pitchOf(c), len);
+  });
+  pushHistory(v);
+  props.steps = unit === 1 ? 2 * props.steps : Math.max(64, Math.ceil(props.steps / 2));
+  commit({ unit, cells });
+}
+element.addEventListener('change', (e) => {
+  const t = e.target;
+  if (t.dataset.action === 'snap') {
+    const [tonic, mode] = t.value ? t.value.split(':') : [];
+    snap = t.value ? { tonic: +tonic, mode } : null;
+    element.dataset.snap = t.value;
+    markScale();
+  } else if (t.dataset.action === 'unit') {
+    setUnit(+t.value);
+  }
+});
 element.addEventListener('click', (e) => {
   const b = e.target.closest ? e.target.closest('[data-action]') : null;
   if (!b) return;
-  const cur = asArr(props.value);
-  if (b.dataset.action === 'clear' && cur.length) {
-    pushHistory(norm(cur));
-    commit([]);
+  const cur = current();
+  if (b.dataset.action === 'clear' && cur.cells.length) {
+    pushHistory(cur);
+    commit({ unit: cur.unit, cells: [] });
   } else if (b.dataset.action === 'undo' && history.length) {
     commit(history.pop());
   } else if (b.dataset.action === 'draw') {
@@ -137,6 +236,8 @@ element.addEventListener('click', (e) => {
   } else if (b.dataset.action === 'pin') {
     element.classList.toggle('pin-mode');
     b.setAttribute('aria-pressed', String(pinning()));
+  } else if (b.dataset.action === 'zoom-in' || b.dataset.action === 'zoom-out') {
+    setZoom(zoom + (b.dataset.action === 'zoom-in' ? 1 : -1));
   }
 });
 
@@ -152,20 +253,33 @@ function showCursor() {
   }
 }
 function toggleAt(step, pitch, pin) {
-  const before = asArr(props.value);
-  const work = before.slice();
-  while (work.length <= step) work.push(null);
-  const here = work[step];
-  const hit = here === pitch || (isPin(here) && here.pin === pitch);
-  work[step] = hit ? null : pin ? { pin: pitch } : pitch;
-  if (!hit && !pin) sound(pitch, performance.now());
-  pushHistory(norm(before));
+  const before = current();
+  const work = { unit: before.unit, cells: before.cells.slice() };
+  while (work.cells.length <= step) work.cells.push(null);
+  const here = work.cells[step], note = noteAt(work.cells, step);
+  if (isPin(here) && here.pin === pitch) work.cells[step] = null;
+  else if (note && note.pitch === pitch) work.cells[note.start] = null;
+  else if (pin) work.cells[step] = { pin: pitch };
+  else { place(work.cells, step, snapped(pitch), 1); sound(snapped(pitch), performance.now()); }
+  pushHistory(before);
+  commit(work);
+}
+function resizeAt(step, pitch, change) {  // Shift + Right / Left: the note under the cursor, a column longer / shorter
+  const before = current(), work = { unit: before.unit, cells: before.cells.slice() };
+  const note = noteAt(work.cells, step);
+  if (!note || note.pitch !== pitch) return;
+  const len = Math.max(1, Math.min(note.len + change, maxColumns(work.unit)));
+  if (len === note.len) return;
+  place(work.cells, note.start, note.pitch, len);
+  pushHistory(before);
   commit(work);
 }
 element.addEventListener('keydown', (e) => {
   if (!e.target.classList || !e.target.classList.contains('pr-grid')) return;
   const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
-  if (moves[e.key]) {
+  if (e.shiftKey && (e.key === 'ArrowRight' || e.key === 'ArrowLeft')) {
+    resizeAt(cursor.step, cursor.pitch, e.key === 'ArrowRight' ? 1 : -1);
+  } else if (moves[e.key]) {
     const [ds, dp] = moves[e.key];
     cursor.step = Math.max(0, Math.min(props.steps - 1, cursor.step + ds));
     cursor.pitch = Math.max(props.low, Math.min(props.high, cursor.pitch + dp));
@@ -200,6 +314,9 @@ function keepScroll() {
 keepScroll();
 new MutationObserver(() => {
   keepScroll();
+  const choice = element.querySelector('[data-action="snap"]');  // drawn again with the grid: keep the choice
+  if (choice && choice.value !== (element.dataset.snap || '')) choice.value = element.dataset.snap || '';
+  if (snap) markScale();
   if (!element.querySelector('.pr-cell.cursor') && hadFocus) {
     const grid = element.querySelector('.pr-grid');
     if (grid && document.activeElement !== grid) grid.focus({ preventScroll: true });
@@ -221,15 +338,14 @@ function keyPitch(key) {
 function play(pitch, since) {
   while (pitch < props.low) pitch += 12;
   while (pitch > props.high) pitch -= 12;
+  pitch = snapped(pitch);
   sound(pitch, since);
-  const before = asArr(props.value);
-  const work = before.slice();
-  let end = 0;  // the column after the last note: recording goes on from there
-  work.forEach((v, s) => { if (typeof v === 'number') end = s + 1; });
+  const before = current();
+  const work = { unit: before.unit, cells: before.cells.slice() };
+  const end = endOf(work.cells);  // recording goes on after the last note
   if (end >= props.steps) return;
-  while (work.length <= end) work.push(null);
-  work[end] = pitch;
-  pushHistory(norm(before));
+  place(work.cells, end, pitch, 1);
+  pushHistory(before);
   commit(work);
 }
 const playing = () => element.classList.contains('keys-mode');

@@ -1,8 +1,10 @@
 """The drawing grid: a monophonic piano roll built on ``gr.HTML`` (templates in grid.html/.css/.js).
 
-Its value is a list with one entry per step, a MIDI pitch or None for an empty step, trailing
-empty steps trimmed: ``[60, None, 64]``. Python may set it with a plain list of pitches, which fills
-steps 0, 1, 2, ...
+Its value is ``{"unit": 2, "cells": [60, None, {"note": 64, "len": 2}, {"pin": 67}]}``: sixteenths
+per column (2: eighths, 1: sixteenths), then one entry per column: None where nothing starts (a rest,
+or a note still sounding), a MIDI pitch (a note one column long), a longer note, or a pin; trailing
+empty columns trimmed (``melody.seeds.grid_notes`` reads it, ``grid_value`` makes it from a seed).
+A plain list of cells also works (eighth columns).
 """
 from pathlib import Path
 
@@ -15,11 +17,12 @@ GRID_STEPS = 64
 
 
 def piano_grid(value=None, steps=GRID_STEPS, samples="", **kwargs):
-    """A ``gr.HTML`` piano-roll grid: 37 rows (MIDI 54..90, C rows marked), ``steps`` columns,
-    click or drag to draw one note per step, click a note to remove it, Undo and Clear buttons.
+    """A ``gr.HTML`` piano-roll grid: 37 rows (MIDI 54..90, C rows marked), ``steps`` columns of an
+    eighth or a sixteenth, click to draw a note, drag along its row to lengthen it, click a note to
+    remove it; Undo, Clear, zoom, snap to a scale.
     ``samples`` is the address of a folder of ``p<pitch>.wav`` files: a note sounds as it is drawn."""
     return gr.HTML(
-        value=list(value or []),
+        value=value if isinstance(value, dict) else list(value or []),
         html_template=(HERE / "grid.html").read_text(),
         css_template=(HERE / "grid.css").read_text(),
         js_on_load=(HERE / "grid.js").read_text(),

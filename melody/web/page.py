@@ -136,7 +136,7 @@ def checkpoint_warnings(playground):
 def seed_panel(playground, default_seed):
     with gr.Tabs():
         with gr.Tab("Draw", id="draw"):
-            grid = piano_grid(default_seed.original_pitches(), elem_id="grid",
+            grid = piano_grid(pg.grid_value(default_seed), elem_id="grid",
                               samples=f"/gradio_api/file={playground.note_samples()}")
         with gr.Tab("Upload MIDI", id="upload"):
             upload = gr.File(label="A .mid or .midi file", file_types=[".mid", ".midi"], elem_id="upload")
@@ -251,9 +251,9 @@ SEED_MESSAGE = 4  # where the seed's message is among the seed views
 def seed_views_of(playground, state):
     """What the page shows of a session's seed: the state, its piano roll, its description, the Undo
     button (usable when there is a seed to go back to), the seed's message (cleared), and the grid,
-    which shows the seed whatever its source (a note per column; long seeds scroll)."""
-    pitches = list(state["seed"].original_pitches())
-    grid = gr.HTML(value=pitches, steps=max(GRID_STEPS, len(pitches)))
+    which shows the seed whatever its source (its notes with their lengths; long seeds scroll)."""
+    value = pg.grid_value(state["seed"])
+    grid = gr.HTML(value=value, steps=grid_steps(value))
     return (state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}",
             gr.Button(interactive=bool(state["history"])), "", grid)
 
@@ -269,15 +269,21 @@ def beside(fn, outputs, message):
     return catching(fn, lambda exc: [warning(exc) if i == where else gr.skip() for i in range(len(outputs))])
 
 
+def grid_steps(value):
+    """Columns for a grid showing ``value``: the usual four bars, or room for every note and a bar more."""
+    unit, _ = pg.grid_columns(value)
+    return max(GRID_STEPS, pg.grid_end(value) + 16 // unit)
+
+
 def grid_changed(playground, value, state, checkpoint=None):
     """The drawing grid changed: its notes become the seed. An empty grid is not an error while drawing,
     but Generate then says the grid is empty (it does not continue an older seed)."""
-    pitches = pg.grid_pitches(value)
-    if not pitches:
+    notes = pg.grid_notes(value)
+    if not notes:
         empty = "The grid is empty: draw some notes (or press Undo on the grid)."
         return (pg.with_problem(state, empty), gr.skip(), "**Seed:** the grid is empty: draw some notes.", gr.skip(), "",
                 gr.skip())
-    if pitches == list(state["seed"].original_pitches()) and not state.get("problem"):
+    if notes == pg.grid_notes(pg.grid_value(state["seed"])) and not state.get("problem"):
         return (gr.skip(),) * 6  # only pins changed: the seed keeps its own rhythm
     seed = pg.seed_from_grid(value, playground.encoding(checkpoint))
     return (*seed_views_of(playground, pg.with_seed(state, seed, live=True))[:5], gr.skip())  # the grid has it
