@@ -1,5 +1,5 @@
 """Refresh the README's screenshots of the playground (`make screenshots`): starts `python app.py`,
-draws a seed in Debian's Chromium, pins a note, generates, and saves docs/playground.png (desktop) and
+draws a seed with lengths and a rest in Debian's Chromium, pins a note, generates, and saves docs/playground.png (desktop) and
 docs/playground-phone.png (a phone's screen)."""
 import sys
 import tempfile
@@ -10,7 +10,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from app_process import start_app, stop_app  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-from test_browser import ARGS, CHROMIUM, DRAWN  # noqa: E402
+from test_browser import ARGS, CHROMIUM, DRAWN, drag  # noqa: E402
 
 DOCS = ROOT / "docs"
 
@@ -27,6 +27,8 @@ def main():
                 page.locator('#grid [data-action="clear"]').click()
                 for step, pitch in DRAWN:
                     page.locator(f'#grid .pr-cell[data-step="{step}"][data-pitch="{pitch}"]').click()
+                drag(page, (5, 67), (6, 67))  # the last G4 held a quarter, then a rest and a half note
+                drag(page, (8, 64), (11, 64))
                 page.locator('#grid [data-action="pin"]').click()
                 page.locator('#grid .pr-cell[data-step="21"][data-pitch="72"]').click()
                 page.get_by_text("Steer: pins, scale, loop, copy cap").click()
