@@ -242,15 +242,23 @@ class Playground:
         audio is mixed as the notes are sampled (``sample_steps``) and encoded by a second thread,
         beside the generation and the pictures. At most ``voices`` generations run at once; more
         wait for a slot."""
+        *_, result = self.generate_stages(seed, settings, checkpoint, soundfont)
+        return result
+
+    def generate_stages(self, seed, settings=Settings(), checkpoint=None, soundfont=0, audio_first=False):
+        """:meth:`generate` as a generator of its ``Result``: the finished one last. With
+        ``audio_first`` it first yields the result as soon as every variation's audio is written
+        (``audio_path``, ``wav_path``, ``continuation``; the pictures, MIDI files and summary not
+        yet): the page plays it while the rest is drawn."""
         settings = settings.checked()
         if not seed.notes:
             raise SeedError("The seed is empty: draw, type or upload a few notes first.")
         model = self.model(checkpoint)
         renderer = self.renderer(soundfont)
         with self._slots:
-            return self._generate(seed_melody(model, seed), settings, model, renderer)
+            yield from self._generate(seed_melody(model, seed), settings, model, renderer, audio_first)
 
-    def _generate(self, seed, settings, model, renderer):
+    def _generate(self, seed, settings, model, renderer, audio_first):
         started = time.perf_counter()
         shift = seed.key_shift if settings.original_key else 0
         key = seed.key if settings.original_key else key_in_c(seed.key)
@@ -289,20 +297,27 @@ class Playground:
                         play(mix, note)
             for mix in mixes:
                 mix.close()
-            for row, stem in enumerate(stems):  # while the encoders finish
-                continuation = continuations[row]
-                variation = self._files(seed, continuation, probs[row], stem, settings, model, key)
-                variation.wav_path = stem.with_suffix(".wav")  # written with the MP3
-                result.variations.append(variation)
+            result.variations = [Variation(None, continuation, stem.with_suffix(".mp3"), None, None, None,
+                                           wav_path=stem.with_suffix(".wav"))
+                                 for continuation, stem in zip(continuations, stems)]
+            if audio_first:  # the audio now; the pictures and files after
+                for writer in writers:
+                    writer.close()
+                result.seconds = time.perf_counter() - started
+                yield result
+            for row, stem in enumerate(stems):  # else while the encoders finish
+                self._files(seed, probs[row], stem, settings, model, key, result.variations[row])
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
                 writer.close()
         result.seconds = time.perf_counter() - started
         result.summary = summarize(result, model, renderer)
-        return result
+        yield result
 
-    def _files(self, seed, continuation, probs, stem, settings, model, key):
-        """A variation's MIDI file, piano roll and histogram (its MP3 is being written meanwhile)."""
+    def _files(self, seed, probs, stem, settings, model, key, variation):
+        """A variation's MIDI file, piano roll and histogram, filled into ``variation`` (its MP3 is
+        written meanwhile, or was)."""
+        continuation = variation.continuation
         shift = seed.key_shift if settings.original_key else 0
         origin, config = bar_start(seed), model.encoding
         seed_out = [(o, s, p - shift) for o, s, p in seed.notes]
@@ -317,9 +332,8 @@ class Playground:
         first = continuation.notes[0][0] if continuation.notes else seed.end_step
         write_midi(melody_to_midi(out, tempo=settings.tempo_bpm, program=settings.program, key=key,
                                   start_step=first - seed.bar_position(first)), alone, [])
-        variation = Variation(out, continuation, stem.with_suffix(".mp3"), stem.with_suffix(".png"),
-                              stem.with_suffix(".mid"), None, originality_of(model, continuation.pitches),
-                              continuation_midi_path=alone)
+        variation.notes, variation.roll_path, variation.midi_path = out, stem.with_suffix(".png"), stem.with_suffix(".mid")
+        variation.shared_run, variation.continuation_midi_path = originality_of(model, continuation.pitches), alone
         left, right, steps = plots.roll_timeline(seed_out, out, origin)
         continuation_end = continuation.end_step if continuation.notes else seed.end_step  # to play it alone
         variation.timeline = {"left": left, "right": right, "seconds": steps * step, "seed_end": seed_end,

@@ -497,6 +497,8 @@ def test_the_continuation_plays_alone_and_compare_plays_each_in_turn(page):
     def mark(number, what):
         return float(page.locator(f"#timeline-{number} .roll-timeline").get_attribute(f"data-{what}"))
 
+    # the audio comes first, the rolls and their timelines right after
+    wait_until(lambda: page.locator("#timeline-2 .roll-timeline").get_attribute("data-end") not in ("", None), 30)
     assert 0 < mark(1, "seed-end") < mark(1, "end") <= audio_duration(page, "audio-1")
     page.locator("#alone-1").click()
     wait_until(lambda: not playback(page, 1)[1] and playback(page, 1)[0] >= mark(1, "seed-end") - 0.05, 10)

@@ -181,3 +181,18 @@ def test_the_grid_shows_a_seed_with_its_lengths_in_eighths_or_sixteenths():
     assert pg.grid_value(pg.seed_from_notes("D4/4 F#4/8 A4/8 r/4 D5/2", config=RHYTHM))["cells"] == \
         [{"note": 62, "len": 2}, None, 66, 69, None, None, {"note": 74, "len": 4}]
     assert pg.grid_end({"unit": 2, "cells": [60, {"note": 62, "len": 3}]}) == 4
+
+
+def test_generation_in_stages_gives_the_audio_before_the_pictures(playground):
+    seed = pg.seed_from_notes("C4/4 E4/8 G4/8 C5/2", config=playground.encoding())
+    stages = playground.generate_stages(seed, pg.Settings(length=16, rng_seed=3), audio_first=True)
+    first = next(stages)
+    audio = first.variations[0]
+    assert audio.audio_path.stat().st_size > 1000 and audio.wav_path.stat().st_size > 1000  # complete files
+    assert audio.roll_path is None and audio.midi_path is None and first.summary == ""
+    *_, done = stages
+    v = done.variations[0]
+    assert v.roll_path.is_file() and v.midi_path.is_file() and v.audio_path == audio.audio_path
+    assert "1 variation of 16 notes" in done.summary
+    again = playground.generate(seed, pg.Settings(length=16, rng_seed=3))  # in one go: the same notes
+    assert again.variations[0].notes == v.notes

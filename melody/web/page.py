@@ -7,6 +7,7 @@ melody.settings (every range and default) and melody.server (request guards, ses
 import argparse
 import atexit
 import functools
+import inspect
 import logging
 import os
 import re
@@ -74,6 +75,17 @@ def RawCheckbox(*args, **kwargs):  # noqa: N802
 def catching(fn, handle):
     """``fn`` with a ``MelodyError`` (bad file, note or setting: the user's, not a bug) logged as one
     short line, not a traceback, and handed to ``handle``, whose result is returned."""
+
+    if inspect.isgeneratorfunction(fn):  # an event that sends its outputs in stages (Gradio streams them)
+        @functools.wraps(fn)
+        def stages(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except MelodyError as exc:
+                log.info("user error in %s: %s", fn.__name__, exc)
+                yield handle(exc)
+
+        return stages
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -371,19 +383,29 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
                                program=prog, original_key=back, variations=k_variations,
                                show_probabilities=shade, memory=mem, pins=pins, scale=scale or None,
                                scale_strength=strength, loop=loop, max_copy=max_copy or None)
-        result = playground.generate(pg.usable_seed(state), settings, checkpoint=ckpt, soundfont=font)
+        # The audio first, to play at once; then the pictures, the files and the summary.
+        stages = playground.generate_stages(pg.usable_seed(state), settings, checkpoint=ckpt, soundfont=font,
+                                            audio_first=True)
+        result = next(stages)
+        updates = [gr.skip(), result.settings.rng_seed, gr.skip(), "", gr.Button(visible=len(result.variations) > 1)]
+        for number in range(len(outputs)):
+            shown = number < len(result.variations)
+            updates += [gr.Group(visible=shown), str(result.variations[number].audio_path) if shown else None,
+                        *[gr.skip()] * 5]
+        yield updates
+        *_, result = stages
         state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
         updates = [state, result.settings.rng_seed, result.summary, "",
                    gr.Button(visible=len(result.variations) > 1)]
         for number in range(len(outputs)):
             if number < len(result.variations):
                 v = result.variations[number]
-                updates += [gr.Group(visible=True), str(v.audio_path), str(v.roll_path),
+                updates += [gr.Group(visible=True), gr.skip(), str(v.roll_path),
                             str(v.histogram_path), str(v.midi_path), [str(v.continuation_midi_path), str(v.wav_path)],
                             v.timeline]
             else:
                 updates += [gr.Group(visible=False), None, None, None, None, None, None]
-        return updates
+        yield updates
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
