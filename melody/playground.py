@@ -249,7 +249,8 @@ class Playground:
         """:meth:`generate` as a generator of its ``Result``: the finished one last. With
         ``audio_first`` it first yields the result as soon as every variation's audio is written
         (``audio_path``, ``wav_path``, ``continuation``; the pictures, MIDI files and summary not
-        yet): the page plays it while the rest is drawn."""
+        yet): the page plays it while the rest is drawn. (Handing the page the WAV, complete before
+        the MP3, was no quicker: 4 MB for 256 notes took as much longer to fetch.)"""
         settings = settings.checked()
         if not seed.notes:
             raise SeedError("The seed is empty: draw, type or upload a few notes first.")

@@ -7,7 +7,6 @@ synthesizer's voices and its reverb add up linearly, so the sum sounds as a cont
 performance would, while a melody of a few hundred notes mixes in milliseconds once its notes
 are cached (a melody repeats a few dozen distinct notes).
 """
-import contextlib
 import ctypes
 import logging
 import os
@@ -282,9 +281,10 @@ class AudioMix:
 
 
 class Mp3Writer:
-    """An MP3 file (LAME, 48 kbit/s mono), and with ``wav_path`` the same audio as 16-bit WAV, written
-    piece by piece by a background thread; LAME works outside the GIL, so encoding overlaps whatever
-    the caller does meanwhile."""
+    """An MP3 file (LAME, 48 kbit/s mono) written piece by piece by a background thread (LAME works
+    outside the GIL, so encoding overlaps whatever the caller does meanwhile), and with
+    ``wav_path`` the same audio as 16-bit WAV, written at once by the caller's thread: it is
+    complete as soon as the last piece is in (:meth:`finish_wav`), while the MP3 is still encoding."""
 
     def __init__(self, path, sample_rate_hz, wav_path=None):
         import lameenc
@@ -298,28 +298,25 @@ class Mp3Writer:
         self.encoder.set_quality(7)  # LAME's fast setting: ample for a preview, twice as fast as the default
         self._pieces = queue.Queue()
         self._error = None
+        self._wav = self._open_wav()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self):
         try:
-            with open(self.path, "wb") as out, self._wav() as wav:
+            with open(self.path, "wb") as out:
                 encoded = False
-                while (piece := self._pieces.get()) is not None:
-                    frames = (piece * 32767).astype("<i2").tobytes()
+                while (frames := self._pieces.get()) is not None:
                     out.write(self.encoder.encode(frames))
                     encoded = True
-                    if wav is not None:
-                        wav.writeframesraw(frames)
                 if encoded:  # LAME refuses to flush what never started (a request that failed first)
                     out.write(self.encoder.flush())
         except BaseException as exc:  # re-raised by close()
             self._error = exc
 
-    def _wav(self):
-        """The WAV file being written (its header is completed when it closes), or a no-op context."""
+    def _open_wav(self):
         if self.wav_path is None:
-            return contextlib.nullcontext()
+            return None
         wav = wave.open(str(self.wav_path), "wb")
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -327,10 +324,21 @@ class Mp3Writer:
         return wav
 
     def write(self, piece):
-        self._pieces.put(piece)
+        """Add mono samples (floats in -1..1)."""
+        frames = (np.asarray(piece) * 32767).astype("<i2").tobytes()
+        if self._wav is not None:
+            self._wav.writeframesraw(frames)
+        self._pieces.put(frames)
+
+    def finish_wav(self):
+        """Complete the WAV file now (its header); the MP3 goes on."""
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
 
     def close(self):
         """Wait until everything is written; returns the path."""
+        self.finish_wav()
         self._pieces.put(None)
         self._thread.join()
         if self._error is not None:

@@ -136,3 +136,20 @@ def test_an_mp3_writer_stopped_before_any_audio_leaves_the_error_that_stopped_it
 
     writer = Mp3Writer(tmp_path / "x.mp3", SAMPLE_RATE_HZ, tmp_path / "x.wav")
     assert writer.close() == tmp_path / "x.mp3"  # no audio came (the request failed first): nothing to flush
+
+
+def test_the_wav_is_complete_as_soon_as_the_last_piece_is_in_while_the_mp3_encodes(tmp_path):
+    import wave
+
+    from melody.render import Mp3Writer
+
+    writer = Mp3Writer(tmp_path / "x.mp3", SAMPLE_RATE_HZ, tmp_path / "x.wav")
+    tone = 0.3 * np.sin(np.arange(3 * SAMPLE_RATE_HZ) * 2 * np.pi * 440 / SAMPLE_RATE_HZ)
+    for piece in np.split(tone, 3):
+        writer.write(piece)
+    writer.finish_wav()
+    with wave.open(str(tmp_path / "x.wav")) as wav:
+        assert wav.getnframes() == len(tone)
+    writer.close()
+    back, rate = soundfile.read(tmp_path / "x.mp3")
+    assert abs(len(back) - len(tone)) < 0.1 * SAMPLE_RATE_HZ
