@@ -1,7 +1,7 @@
 """Generation speed of two versions of the ``melody`` package in one process, alternating run by run
 (these machines are shared and noisy: only a same-run comparison means anything).
 
-    .venv/bin/python bench/before_after.py OLD_PACKAGE_DIR [--runs 30] [--length 256] [--checkpoint PATH] [--pins]
+    .venv/bin/python bench/before_after.py OLD_PACKAGE_DIR [--runs 30] [--length 256] [--checkpoint PATH] [--pins] [--rules]
 
 ``OLD_PACKAGE_DIR`` is a copy of an older ``melody/`` folder under another name (for instance
 ``git worktree add /tmp/old HEAD~1 && cp -r /tmp/old/melody /tmp/pkgs/melody_old`` gives
@@ -28,12 +28,17 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--checkpoint", help="default: the default checkpoint")
+    parser.add_argument("--rules", action="store_true",
+                        help="instead: whether both versions draw the same tokens under every sampling rule, "
+                             "for both shipped checkpoints (128 notes each)")
     parser.add_argument("--pins", action="store_true",
                         help="pin the first and last notes (E4, C5): the constrained sampler, 64 particles")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sys.path.insert(0, str(args.old.parent))
     versions = {"new": importlib.import_module("melody"), "old": importlib.import_module(args.old.name)}
+    if args.rules:
+        return same_under_every_rule(versions)
     song = upload_file()
     runs = {}
     checkpoint = versions["new"].load_model(args.checkpoint).path  # the same checkpoint for both
@@ -71,6 +76,28 @@ def main():
                                 "ratio_to_forward_median": round(float(np.median(ratios[name])), 2)}
                          for name in runs},
                       "same tokens in every run": bool(same)}, indent=2))
+
+
+RULES = [{}, {"temperature": 0.5}, {"beta": 15}, {"temperature": 0}, {"num_variations": 3}, {"top_k": 5},
+         {"memory": 0}, {"pins": {5: 72}}, {"scale": "A minor"}]
+
+
+def same_under_every_rule(versions):
+    """Print, for each checkpoint and rule, whether the two versions drew the same tokens."""
+    found = {}
+    for checkpoint in ("rhythm", "classic"):
+        path = versions["new"].load_model(None).path.parent / f"{checkpoint}.pt"
+        tokens = {}
+        for name, package in versions.items():
+            model = package.load_model(path)
+            seeds = importlib.import_module(package.__name__ + ".seeds")
+            generate = importlib.import_module(package.__name__ + ".sampling").generate
+            seed = seeds.seed_from_notes("E4/4 E4/4 F4/4 G4/4 G4/4 F4/4 E4/4 D4/4 C4/4 C4/4 D4/4 E4/4 E4/4. D4/8 D4/2",
+                                         config=model.encoding)
+            tokens[name] = [[list(r.tokens) for r in generate(model, seed, 128, rng_seed=7, **rule)] for rule in RULES]
+        for rule, new, old in zip(RULES, tokens["new"], tokens["old"]):
+            found[f"{checkpoint} {rule or 'default'}"] = new == old
+    print(json.dumps({"same tokens": found, "all the same": all(found.values())}, indent=2))
 
 
 if __name__ == "__main__":
