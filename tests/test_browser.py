@@ -606,3 +606,16 @@ def test_on_a_phone_the_grid_zooms_and_a_note_is_lengthened_by_a_finger(browser,
     expect(cell(page, 3, 72)).to_have_class(re.compile(r"\bhold\b"), timeout=10_000)
     expect(page.locator("#seed-text")).to_contain_text("C5/4.", timeout=30_000)
     context.close()
+
+
+def test_from_the_keyboard_shift_and_the_arrows_make_a_note_longer_or_shorter(page):
+    page.locator('#grid [data-action="clear"]').click()
+    grid = page.locator("#grid .pr-grid")
+    grid.focus()
+    page.keyboard.press("Enter")  # the cursor starts on C4 at the first column
+    for key in ["Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowRight", "Shift+ArrowLeft"]:
+        page.keyboard.press(key)
+        page.wait_for_timeout(100)
+    expect(cell(page, 2, 60)).to_have_class(re.compile(r"\bhold\b"), timeout=10_000)
+    expect(cell(page, 3, 60)).not_to_have_class(re.compile(r"\bhold\b"))
+    expect(page.locator("#seed-text")).to_contain_text("C4/4.", timeout=30_000)  # three eighths
