@@ -10,11 +10,10 @@ melody (tested), and keeping some melodies and copying others (``reorder``) is o
 import numpy as np
 
 from .echo import LAG_BARS, LAGS, MAX_TOTAL, RUN_BUCKETS
-from .kernels import echo_add, echo_mix, largest, memory_add, memory_mix, plan_mix
+from .kernels import NO_POSITIONS, echo_add, echo_mix, largest, memory_add, memory_mix, plan_mix
 
 _LAG_CATEGORIES = np.arange(LAGS) * len(RUN_BUCKETS)  # each lag's first weight category, halved
 _RUN_BUCKETS = np.array(RUN_BUCKETS, dtype=np.int64)
-_NONE = np.zeros(0, dtype=np.int64)  # "no bar positions", for the kernels
 
 
 class _Grown:
@@ -51,7 +50,7 @@ class BatchMemory(_Grown):
         t = self.length
         self._grow(t + 1, "tokens", "positions", "match")
         memory_add(self.tokens, self.positions, self.match, t, np.asarray(tokens, dtype=np.int64),
-                   _NONE if positions is None else np.asarray(positions, dtype=np.int64), self.max_order)
+                   NO_POSITIONS if positions is None else np.asarray(positions, dtype=np.int64), self.max_order)
         self.length = t + 1
 
     def proposals(self, positions=None):
@@ -71,7 +70,7 @@ class BatchMemory(_Grown):
     def mix(self, probs, positions, weights):
         """``(1 - w) probs + w memory`` for each melody (a new array): ``memory`` what
         :meth:`proposals` proposes, ``w`` the ``weights`` of its ``k``."""
-        at = np.asarray(positions, dtype=np.int64) if self.aligned and positions is not None else _NONE
+        at = np.asarray(positions, dtype=np.int64) if self.aligned and positions is not None else NO_POSITIONS
         mixed = np.empty_like(probs)
         memory_mix(probs, self.tokens, self.positions, self.match, self.length, at, np.asarray(weights, np.float64),
                    mixed)

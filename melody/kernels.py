@@ -16,6 +16,7 @@ import numpy as np
 from numba import njit
 
 _compiled = njit(cache=True, nogil=True)  # nogil: the server's generations run side by side
+NO_POSITIONS = np.zeros(0, dtype=np.int64)  # "no bar positions", for kernels that take arrays only
 
 
 @_compiled

@@ -30,7 +30,6 @@ from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use
     grid_end,
     grid_notes,
     grid_pins,
-    grid_pitches,
     grid_value,
     new_session,
     seed_from_grid,

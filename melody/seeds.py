@@ -69,11 +69,6 @@ def grid_notes(value):
     return [tuple(note) for note in notes]
 
 
-def grid_pitches(value):
-    """The pitches drawn on the grid, in order (see :func:`grid_notes`)."""
-    return [pitch for _, _, pitch in grid_notes(value)]
-
-
 def grid_value(melody):
     """The grid's value showing ``melody`` (in its own key): its notes where they lie from the start
     of its first bar, in eighth columns when every note starts and ends on one, else sixteenths."""
@@ -130,7 +125,6 @@ def seed_from_grid(value, config=CLASSIC):
         raise SeedError(f"A seed may have at most {MAX_SEED_NOTES} notes, got {len(notes)}.")
     onsets, steps, pitches = zip(*notes)
     return melody_from_notes(onsets, steps, pitches, config, source="the grid", notes_in_source=len(notes))
-
 
 
 def read_upload(path, config=CLASSIC):

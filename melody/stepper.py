@@ -9,9 +9,8 @@ and every weight is negated so that the sigmoid is 1 / (1 + exp(product)).
 import numpy as np
 import torch
 
-from .kernels import factored_probs, first_layer, joint_probs, upper_layer
+from .kernels import NO_POSITIONS, factored_probs, first_layer, joint_probs, upper_layer
 
-_NONE = np.zeros(0, dtype=np.int64)  # "no bar positions" for the kernels, which take arrays only
 _NO_ROWS = np.zeros((0, 0), dtype=np.float32)
 _NO_FACTORS = np.zeros(0)
 SMALL_BATCH = 4  # up to this many melodies the compiled loop multiplies as fast as BLAS (memory-bound)
@@ -98,7 +97,7 @@ class StepperRun:
         """Advance the LSTM's state by one token (see :meth:`step`), without reading out."""
         w = self.weights
         tokens = np.asarray(tokens, dtype=np.int64)
-        positions = _NONE if w.position_gates is None else np.asarray(positions, dtype=np.int64)
+        positions = NO_POSITIONS if w.position_gates is None else np.asarray(positions, dtype=np.int64)
         position_gates = _NO_ROWS if w.position_gates is None else w.position_gates
         blas = len(tokens) > SMALL_BATCH  # a large batch: the products by BLAS, which blocks them for the cache
         n = w.hidden
