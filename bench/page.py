@@ -3,6 +3,8 @@
 - page open -> ready: from navigation to the grid drawn and the seed's roll shown;
 - Generate click -> audio playable, for a 256-note continuation (the audio element has its data),
   on the page's own clock (the click event to the audio's duration known), and from outside;
+  each run clicks twice: once on a quiet page (every player paused) and once while the result just
+  made plays (autoplay is on by default: the player drawing its progress costs the page CPU);
 - grid click -> sound: from the click's event to the note's sample starting, plus the audio
   system's own base latency (the grid records it, ``data-sound-ms``).
 
@@ -49,7 +51,61 @@ def audio_sources(page):
 
 # In the page: when the Generate button's click event fired, and when the first result's audio
 # element (inside the player's shadow DOM) first had a new source with a duration, on one clock.
+# Event-driven, so that the measure takes no CPU from the page and the server: every media element
+# whose source is set from now on reports its ``durationchange``, and ``window.__playableDone``
+# settles on the first one inside the result's player. (Polling for it every few milliseconds, as
+# this did before 2026-12-07, ran beside the server on the same two cores and slowed what it timed.)
 WATCH_PLAYABLE = """() => {
+  const holder = document.getElementById('audio-1');
+  const inside = (el) => {
+    for (let n = el; n; n = n.parentNode || n.host) if (n === holder) return true;
+    return false;
+  };
+  const proto = HTMLMediaElement.prototype;
+  window.__src = window.__src || Object.getOwnPropertyDescriptor(proto, 'src');
+  window.__clicked = null; window.__playable = null;
+  document.getElementById('generate').addEventListener('click', (e) => { window.__clicked = e.timeStamp; },
+                                                       { capture: true, once: true });
+  const watch = window.__watch = {};  // listeners left by an earlier watch stay quiet
+  window.__playableDone = new Promise((resolve) => {
+    const check = (e) => {
+      const a = e.target;
+      if (window.__watch === watch && window.__playable === null && inside(a) && isFinite(a.duration) && a.duration > 0) {
+        window.__playable = performance.now();
+        Object.defineProperty(proto, 'src', window.__src);
+        resolve();
+      }
+    };
+    Object.defineProperty(proto, 'src', {
+      configurable: true, get() { return window.__src.get.call(this); },
+      set(value) {
+        this.addEventListener('durationchange', check);
+        window.__src.set.call(this, value);
+      },
+    });
+  });
+}"""
+
+
+def generate_to_playable(page):
+    """``(in the page, from outside)``: seconds from the Generate click event to the first result's
+    audio having data to play, measured by the page itself; and around Playwright's click and its
+    wait (a promise the page settles, no polling)."""
+    roll = "() => (document.querySelector('#roll-1 img') || {}).src || ''"
+    before = page.evaluate(roll)
+    page.evaluate(WATCH_PLAYABLE)
+    start = time.perf_counter()
+    page.locator("#generate").click()
+    page.evaluate("() => window.__playableDone")
+    outside = time.perf_counter() - start
+    inside = page.evaluate("() => window.__playable - window.__clicked") / 1000
+    # the pictures come just after the audio: a click before they are in is ignored (Gradio runs one at a time)
+    page.wait_for_function(f"(before) => ({roll})() !== before", arg=before, timeout=60_000, polling=100)
+    return inside, outside
+
+
+# Every audio element on the page paused (they sit in the players' shadow DOMs).
+PAUSE_ALL = """() => {
   const audios = (root, found = []) => {
     root.querySelectorAll('*').forEach((e) => {
       if (e.tagName === 'AUDIO') found.push(e);
@@ -57,37 +113,8 @@ WATCH_PLAYABLE = """() => {
     });
     return found;
   };
-  const holder = document.getElementById('audio-1');
-  const old = new Set(audios(holder).map((a) => a.src));
-  window.__clicked = null; window.__playable = null;
-  document.getElementById('generate').addEventListener('click', (e) => { window.__clicked = e.timeStamp; },
-                                                       { capture: true, once: true });
-  const look = () => {
-    if (audios(holder).some((a) => a.src && !old.has(a.src) && isFinite(a.duration) && a.duration > 0)) {
-      window.__playable = performance.now();
-    } else {
-      setTimeout(look, 2);
-    }
-  };
-  look();
+  audios(document).forEach((a) => a.pause());
 }"""
-
-
-def generate_to_playable(page):
-    """``(in the page, from outside)``: seconds from the Generate click event to the first result's
-    audio having data to play, measured by the page itself; and around Playwright's click and its
-    polls (which add their own round trips)."""
-    roll = "() => (document.querySelector('#roll-1 img') || {}).src || ''"
-    before = page.evaluate(roll)
-    page.evaluate(WATCH_PLAYABLE)
-    start = time.perf_counter()
-    page.locator("#generate").click()
-    page.wait_for_function("() => window.__playable !== null", timeout=60_000, polling=5)
-    outside = time.perf_counter() - start
-    inside = page.evaluate("() => window.__playable - window.__clicked") / 1000
-    # the pictures come just after the audio: a click before they are in is ignored (Gradio runs one at a time)
-    page.wait_for_function(f"(before) => ({roll})() !== before", arg=before, timeout=60_000)
-    return inside, outside
 
 
 def click_to_sound(page, runs):
@@ -121,15 +148,23 @@ def main(argv=None):
             page, _ = open_page(browser, url)
             set_length(page, 256)
             generate_to_playable(page)  # warm
-            inside, outside = zip(*[generate_to_playable(page) for _ in range(args.runs)])
+            quiet, playing = [], []
+            for _ in range(args.runs):  # in turn, so that both see the same machine
+                page.evaluate(PAUSE_ALL)
+                page.wait_for_timeout(300)
+                quiet.append(generate_to_playable(page))
+                playing.append(generate_to_playable(page))  # while the result just made plays (autoplay)
             sounds = click_to_sound(page, 20)
             browser.close()
     finally:
         process.terminate()
         process.wait(30)
     report = {"machine": machine(), "server start to page answering (s)": round(started, 2),
-              "page open -> ready": summary(opened), "Generate click -> audio playable, 256 notes (the page's clock)": summary(inside),
-              "the same around Playwright's click and polls": summary(outside),
+              "page open -> ready": summary(opened),
+              "Generate click -> audio playable, 256 notes (the page's clock), nothing playing": summary(
+                  [inside for inside, _ in quiet]),
+              "the same while the last result plays": summary([inside for inside, _ in playing]),
+              "both, around Playwright's click and wait": summary([outside for _, outside in quiet + playing]),
               "grid click -> sound": summary(sounds)}
     text = json.dumps(report, indent=2)
     print(text)

@@ -28,6 +28,7 @@ MAX_RING_SECONDS = 4.0  # a note's release and reverb are cut here at the latest
 SILENCE = 1e-4  # a note's tail ends where it stays below this level
 CACHED_NOTES = 600  # at most about 100 MB of note waveforms
 BLOCK_FRAMES = 64  # FluidSynth works in blocks of 64 frames
+TAIL_CHUNK_FRAMES = 16 * BLOCK_FRAMES  # a note's tail is rendered this much at a time, until it is silent
 MP3_KBPS = 48
 PROJECT_SOUNDFONTS = Path(__file__).resolve().parent.parent / "soundfonts"
 SYSTEM_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
@@ -111,7 +112,9 @@ class FluidSynthVoice:
         self._write(np.zeros(8 * BLOCK_FRAMES, np.float32), 0, 4 * BLOCK_FRAMES)
 
     def render_note(self, pitch, velocity, program, held_frames):
-        """Mono waveform of one note held ``held_frames`` frames, with its release and reverb tail."""
+        """Mono waveform of one note held ``held_frames`` frames, with its release and reverb tail.
+        The tail is rendered a chunk at a time and stops at the first silent chunk: tails die within
+        about a second, and rendering all of ``MAX_RING_SECONDS`` made a new note cost 4 times as much."""
         held = -(-held_frames // BLOCK_FRAMES) * BLOCK_FRAMES
         total = held + int(MAX_RING_SECONDS * self.sample_rate_hz) // BLOCK_FRAMES * BLOCK_FRAMES
         buffer = np.zeros(2 * total, np.float32)
@@ -120,10 +123,16 @@ class FluidSynthVoice:
             self.synth.noteon(0, pitch, velocity)
             self._write(buffer, 0, held)
             self.synth.noteoff(0, pitch)
-            self._write(buffer, held, total)
+            start = held
+            while start < total:
+                stop = min(total, start + TAIL_CHUNK_FRAMES)
+                self._write(buffer, start, stop)
+                start = stop
+                if np.abs(buffer[2 * (stop - TAIL_CHUNK_FRAMES) : 2 * stop]).max() < SILENCE:
+                    break
         finally:
             self._reset()
-        return _trim_tail(buffer.reshape(-1, 2).mean(axis=1), held_frames)
+        return _trim_tail(buffer[: 2 * start].reshape(-1, 2).mean(axis=1), held_frames)
 
     def close(self):
         self.synth.delete()

@@ -158,8 +158,9 @@ def continue_from(seed, continuation, config=CLASSIC):
 
 def new_session(seed):
     """A browser session's state: the current seed, the seeds before it (for Undo), the last results,
-    and ``problem``: why the seed being edited cannot be used (an empty grid, a typing mistake), or None."""
-    return {"seed": seed, "history": [], "results": [], "problem": None}
+    ``problem``: why the seed being edited cannot be used (an empty grid, a typing mistake), or None,
+    and ``shown``: how many result groups the page shows."""
+    return {"seed": seed, "history": [], "results": [], "problem": None, "shown": 1}
 
 
 def with_problem(session, problem):

@@ -481,6 +481,49 @@ def test_a_playhead_follows_the_audio_over_the_roll_and_a_click_plays_from_there
     assert abs(now - 0.75 * seconds) < 0.1 * seconds + 0.5
 
 
+def test_the_playhead_writes_nothing_while_the_audio_is_paused(page):
+    page.locator("#generate").click()
+    head = page.locator("#roll-1 .playhead")
+    wait_until(lambda: head.count() == 1 and float(head.get_attribute("data-part") or 0) > 0, 30)  # autoplay
+    count_writes = """(head) => new Promise((done) => {
+      let writes = 0;
+      const seen = new MutationObserver((changes) => { writes += changes.length; });
+      seen.observe(head, { attributes: true });
+      setTimeout(() => { seen.disconnect(); done(writes); }, 800);
+    })"""
+    assert head.evaluate(count_writes) > 0  # it moves while the audio plays
+    page.locator("#audio-1 audio").evaluate_all("els => els.forEach((e) => e.pause())")
+    page.wait_for_timeout(100)
+    assert head.evaluate(count_writes) == 0  # and is left alone while it is paused
+
+
+def test_generating_shows_its_progress_under_the_button_and_nowhere_else(page):
+    page.locator("#variations input[type=range]").fill("4")
+    page.locator("#length input[type=range]").fill("512")
+    page.locator("#generate").click()
+    busy = '[data-testid=status-tracker]:not(.hide)'
+    expect(page.locator(f"#generate-message {busy}")).to_be_visible(timeout=10_000)
+    assert page.locator(f"#audio-1 {busy}, #roll-1 {busy}, #summary {busy}").count() == 0
+    wait_until(lambda: audio_duration(page, "audio-4") > 0)
+    expect(page.locator(f"#generate-message {busy}")).to_have_count(0, timeout=60_000)
+
+
+def test_fewer_variations_hide_the_results_left_over_and_more_show_them_again(page):
+    variations, length = page.locator("#variations input[type=range]"), page.locator("#length input[type=range]")
+    length.fill("8")
+    for count in (2, 1, 3, 3):
+        variations.fill(str(count))
+        before = page.locator("#summary textarea").input_value()
+        page.locator("#generate").click()
+        wait_until(lambda: page.locator("#summary textarea").input_value() not in ("", before), 60)
+        for number in range(1, 5):
+            shown = expect(page.locator(f"#audio-{number}"))
+            shown.to_be_visible() if number <= count else shown.to_be_hidden()
+        compare = expect(page.locator("#compare"))
+        compare.to_be_visible() if count > 1 else compare.to_be_hidden()
+        assert audio_duration(page, f"audio-{count}") > 0
+
+
 def playback(page, number):
     """``(currentTime, paused)`` of a result's audio."""
     return page.locator(f"#audio-{number} audio").evaluate_all(

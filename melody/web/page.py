@@ -387,24 +387,33 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
         stages = playground.generate_stages(pg.usable_seed(state), settings, checkpoint=ckpt, soundfont=font,
                                             audio_first=True)
         result = next(stages)
-        updates = [gr.skip(), result.settings.rng_seed, gr.skip(), "", gr.Button(visible=len(result.variations) > 1)]
+        count = len(result.variations)
+        # Gradio rebuilds a component for each update it is given, even gr.skip() (about 1 ms for
+        # a picture or a file list, 25-30 ms for all of them), so the audio goes out with as few as
+        # possible: groups shown or hidden only when the number of variations changes (the session
+        # remembers how many are shown); a shown result's old pictures stay until the new ones come
+        # (no flicker), its old downloads and every hidden result's content are cleared (cheap).
+        same = count == state.get("shown", 1)
+        updates = [dict(state, shown=count), result.settings.rng_seed, gr.skip(), "",
+                   gr.skip() if same else gr.Button(visible=count > 1)]
         for number in range(len(outputs)):
-            shown = number < len(result.variations)
-            updates += [gr.Group(visible=shown), str(result.variations[number].audio_path) if shown else None,
-                        *[gr.skip()] * 5]
+            group = gr.skip() if same else gr.Group(visible=number < count)
+            if number < count:
+                updates += [group, str(result.variations[number].audio_path), gr.skip(), gr.skip(), None, None,
+                            gr.skip()]
+            else:
+                updates += [group, None, None, None, None, None, gr.skip()]
         yield updates
         *_, result = stages
-        state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
-        updates = [state, result.settings.rng_seed, result.summary, "",
-                   gr.Button(visible=len(result.variations) > 1)]
+        state = dict(state, shown=count, results=[v.continuation for v in result.variations], results_seed=result.seed)
+        updates = [state, gr.skip(), result.summary, "", gr.skip()]  # the groups were shown with the audio
         for number in range(len(outputs)):
-            if number < len(result.variations):
+            if number < count:
                 v = result.variations[number]
-                updates += [gr.Group(visible=True), gr.skip(), str(v.roll_path),
-                            str(v.histogram_path), str(v.midi_path), [str(v.continuation_midi_path), str(v.wav_path)],
-                            v.timeline]
+                updates += [gr.skip(), gr.skip(), str(v.roll_path), str(v.histogram_path), str(v.midi_path),
+                            [str(v.continuation_midi_path), str(v.wav_path)], v.timeline]
             else:
-                updates += [gr.Group(visible=False), None, None, None, None, None, None]
+                updates += [gr.skip(), None, None, None, None, None, None]
         yield updates
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
@@ -412,8 +421,11 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
         "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
     results = [session, c["rng_seed"], summary, c["message"], compare,
                *[x for group in outputs for x in group[:7]]]
+    # The progress shows under the button just clicked: on every output it was out of view, and
+    # animating some 30 overlays cost the page about 50 ms of a 256-note Generate (bench/page.py).
     c["generate"].click(beside(run, results, c["message"]), inputs, results, api_visibility="private",
-                        concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS).success(
+                        concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS,
+                        show_progress_on=c["message"]).success(
         None, None, None, js=SCROLL_TO.format("audio-1"), api_visibility="private")
     first_audio = outputs[0][1]  # plays by itself when it arrives, while the setting is on
     c["autoplay"].change(lambda on: gr.Audio(autoplay=bool(on)), c["autoplay"], first_audio, api_visibility="private")
@@ -447,6 +459,7 @@ PAGE_CSS = """
 .file-preview td.download { white-space: nowrap; width: 1%; }
 input[role=combobox] { text-overflow: ellipsis; padding-right: 28px !important; }
 #seed-roll .image-container, [id^=roll-] .image-container { padding-top: 2.2em; }
+#generate-message:has([data-testid=status-tracker]:not(.hide)) { min-height: 3em; }
 """
 
 # Every picture says what it shows (Gradio's images have no alt text of their own).
@@ -501,49 +514,72 @@ const stopAtItsEnd = (audio) => {
   audio.pause();
   if (queue.length) playAlone(queue.shift());
 };
-const follow = () => {
+// Each result's audio, picture and line are looked up at most every 250 ms (and at once when one
+// is gone: a new result), the picture's place read only then. Each frame reads the audio's time
+// and moves the line only when it moved by a pixel: nothing is written while nothing plays, and no
+// layout is read between the player's own writes (which would force the page to lay out again).
+const heads = {};
+let looked = -1e9;
+const lookUp = (n) => {
+  const roll = document.getElementById(`roll-${n}`), line = timeline(n);
+  const img = roll && roll.querySelector('img');
+  const audio = audioOf(n);
+  if (!img || !line || !audio || !img.clientWidth) return null;
+  if (!audio.dataset.watched) {
+    audio.dataset.watched = '1';
+    audio.addEventListener('play', () => {
+      if (!audio.dataset.stopAt) queue = [];  // played by hand: a comparison under way ends
+      for (let m = 1; m <= 4; m++) {
+        const other = audioOf(m);
+        if (other && other !== audio) { delete other.dataset.stopAt; other.pause(); }
+      }
+    });
+  }
+  const box = img.parentElement;
+  if (getComputedStyle(box).position === 'static') box.style.position = 'relative';
+  let head = box.querySelector('.playhead');
+  if (!head) {
+    head = document.createElement('div');
+    head.className = 'playhead';
+    head.setAttribute('aria-hidden', 'true');
+    box.appendChild(head);
+    img.style.cursor = 'pointer';
+    img.title = 'Click to play from here';
+    img.addEventListener('click', (e) => {
+      const now = timeline(n), a = audioOf(n);
+      if (!now || !a) return;
+      const r = img.getBoundingClientRect();
+      const x = (e.clientX - r.left) / r.width;
+      const part = (x - now.left) / (now.right - now.left);
+      if (part < 0 || part > 1) return;
+      a.currentTime = part * now.seconds;
+      a.play().catch(() => {});
+    });
+  }
+  const place = `position:absolute;left:0;top:${img.offsetTop}px;height:${img.clientHeight}px;width:2px;` +
+    'background:#b91c1c;pointer-events:none;will-change:transform;';
+  const old = heads[n];
+  const drawn = old && old.head === head && old.place === place ? old.drawn : null;
+  if (drawn === null) head.style.cssText = place + 'display:none';
+  return { audio, img, head, line, place, drawn, x0: img.offsetLeft, width: img.clientWidth };
+};
+const follow = (now) => {
+  const fresh = now - looked > 250;
+  if (fresh) looked = now;
   for (let n = 1; n <= 4; n++) {
-    const roll = document.getElementById(`roll-${n}`), line = timeline(n);
-    const img = roll && roll.querySelector('img');
-    const audio = audioOf(n);
-    if (!img || !line || !audio) continue;
-    if (!audio.dataset.watched) {
-      audio.dataset.watched = '1';
-      audio.addEventListener('play', () => {
-        if (!audio.dataset.stopAt) queue = [];  // played by hand: a comparison under way ends
-        for (let m = 1; m <= 4; m++) {
-          const other = audioOf(m);
-          if (other && other !== audio) { delete other.dataset.stopAt; other.pause(); }
-        }
-      });
-    }
+    let h = heads[n];
+    if (fresh || (h && !(h.audio.isConnected && h.img.isConnected))) h = heads[n] = lookUp(n);
+    if (!h) continue;
+    const audio = h.audio;
     stopAtItsEnd(audio);
-    const box = img.parentElement;
-    if (getComputedStyle(box).position === 'static') box.style.position = 'relative';
-    let head = box.querySelector('.playhead');
-    if (!head) {
-      head = document.createElement('div');
-      head.className = 'playhead';
-      head.setAttribute('aria-hidden', 'true');
-      box.appendChild(head);
-      img.style.cursor = 'pointer';
-      img.title = 'Click to play from here';
-      img.addEventListener('click', (e) => {
-        const now = timeline(n), a = audioOf(n);
-        if (!now || !a) return;
-        const r = img.getBoundingClientRect();
-        const x = (e.clientX - r.left) / r.width;
-        const part = (x - now.left) / (now.right - now.left);
-        if (part < 0 || part > 1) return;
-        a.currentTime = part * now.seconds;
-        a.play().catch(() => {});
-      });
-    }
-    const part = Math.min(1, audio.currentTime / line.seconds);
-    const x = img.offsetLeft + img.clientWidth * (line.left + part * (line.right - line.left));
-    head.style.cssText = `position:absolute;top:${img.offsetTop}px;height:${img.clientHeight}px;left:${x}px;` +
-      `width:2px;background:#b91c1c;pointer-events:none;display:${audio.currentTime > 0 && part < 1 ? 'block' : 'none'}`;
-    head.dataset.part = part.toFixed(4);
+    const part = Math.min(1, audio.currentTime / h.line.seconds);
+    const x = Math.round(h.x0 + h.width * (h.line.left + part * (h.line.right - h.line.left)));
+    const drawn = audio.currentTime > 0 && part < 1 ? x : -1;
+    if (drawn === h.drawn) continue;
+    h.drawn = drawn;
+    h.head.style.display = drawn < 0 ? 'none' : 'block';
+    h.head.style.transform = `translateX(${x}px)`;
+    h.head.dataset.part = part.toFixed(4);
   }
   requestAnimationFrame(follow);
 };
@@ -733,3 +769,4 @@ def _build_page():
 
 
 PLAYGROUND, demo = _build_page()
+
