@@ -70,7 +70,8 @@ WATCH_PLAYABLE = """() => {
   window.__playableDone = new Promise((resolve) => {
     const check = (e) => {
       const a = e.target;
-      if (window.__watch === watch && window.__playable === null && inside(a) && isFinite(a.duration) && a.duration > 0) {
+      const known = isFinite(a.duration) && a.duration > 0;
+      if (window.__watch === watch && window.__playable === null && inside(a) && known) {
         window.__playable = performance.now();
         Object.defineProperty(proto, 'src', window.__src);
         resolve();
@@ -102,19 +103,6 @@ def generate_to_playable(page):
     # the pictures come just after the audio: a click before they are in is ignored (Gradio runs one at a time)
     page.wait_for_function(f"(before) => ({roll})() !== before", arg=before, timeout=60_000, polling=100)
     return inside, outside
-
-
-# Every audio element on the page paused (they sit in the players' shadow DOMs).
-PAUSE_ALL = """() => {
-  const audios = (root, found = []) => {
-    root.querySelectorAll('*').forEach((e) => {
-      if (e.tagName === 'AUDIO') found.push(e);
-      if (e.shadowRoot) audios(e.shadowRoot, found);
-    });
-    return found;
-  };
-  audios(document).forEach((a) => a.pause());
-}"""
 
 
 def click_to_sound(page, runs):
@@ -150,7 +138,8 @@ def main(argv=None):
             generate_to_playable(page)  # warm
             quiet, playing = [], []
             for _ in range(args.runs):  # in turn, so that both see the same machine
-                page.evaluate(PAUSE_ALL)
+                # every player paused (the locator pierces their shadow DOMs)
+                page.locator("audio").evaluate_all("els => els.forEach((e) => e.pause())")
                 page.wait_for_timeout(300)
                 quiet.append(generate_to_playable(page))
                 playing.append(generate_to_playable(page))  # while the result just made plays (autoplay)

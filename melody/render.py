@@ -127,8 +127,9 @@ class FluidSynthVoice:
             while start < total:
                 stop = min(total, start + TAIL_CHUNK_FRAMES)
                 self._write(buffer, start, stop)
+                silent = np.abs(buffer[2 * start : 2 * stop]).max() < SILENCE
                 start = stop
-                if np.abs(buffer[2 * (stop - TAIL_CHUNK_FRAMES) : 2 * stop]).max() < SILENCE:
+                if silent:
                     break
         finally:
             self._reset()

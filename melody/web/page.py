@@ -394,7 +394,8 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
         # remembers how many are shown); a shown result's old pictures stay until the new ones come
         # (no flicker), its old downloads and every hidden result's content are cleared (cheap).
         same = count == state.get("shown", 1)
-        updates = [dict(state, shown=count), result.settings.rng_seed, gr.skip(), "",
+        state = dict(state, shown=count)
+        updates = [state, result.settings.rng_seed, gr.skip(), "",
                    gr.skip() if same else gr.Button(visible=count > 1)]
         for number in range(len(outputs)):
             group = gr.skip() if same else gr.Group(visible=number < count)
@@ -405,7 +406,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
                 updates += [group, None, None, None, None, None, gr.skip()]
         yield updates
         *_, result = stages
-        state = dict(state, shown=count, results=[v.continuation for v in result.variations], results_seed=result.seed)
+        state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
         updates = [state, gr.skip(), result.summary, "", gr.skip()]  # the groups were shown with the audio
         for number in range(len(outputs)):
             if number < count:
@@ -769,4 +770,3 @@ def _build_page():
 
 
 PLAYGROUND, demo = _build_page()
-
