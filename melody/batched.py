@@ -50,7 +50,8 @@ class BatchMemory(_Grown):
         t = self.length
         self._grow(t + 1, "tokens", "positions", "match")
         memory_add(self.tokens, self.positions, self.match, t, np.asarray(tokens, dtype=np.int64),
-                   NO_POSITIONS if positions is None else np.asarray(positions, dtype=np.int64), self.max_order)
+                   NO_POSITIONS if positions is None else np.asarray(positions, dtype=np.int64), self.max_order,
+                   self.vocab_size)
         self.length = t + 1
 
     def proposals(self, positions=None):
@@ -73,7 +74,7 @@ class BatchMemory(_Grown):
         at = np.asarray(positions, dtype=np.int64) if self.aligned and positions is not None else NO_POSITIONS
         mixed = np.empty_like(probs)
         memory_mix(probs, self.tokens, self.positions, self.match, self.length, at, np.asarray(weights, np.float64),
-                   mixed)
+                   mixed, self.max_order, self.vocab_size)
         return mixed
 
     def reorder(self, indices):
@@ -85,43 +86,50 @@ class BatchEcho(_Grown):
     on; every onset asked about is there or later), and how many tokens each lag has matched.
 
     ``at`` keeps a margin of the longest fixed lag before ``origin``, where nothing started, so that
-    every lag looks up a column without a check. The lookups, the mixing and the updates are
-    ``melody.kernels``' ``echo_mix`` and ``echo_add``."""
+    every lag looks up a column without a check (``melody.kernels`` checks that the onsets asked about
+    lie in it). The lookups, the mixing and the updates are ``melody.kernels``' ``echo_mix`` and
+    ``echo_add``; ``vocab_size`` bounds the tokens recorded, which index the probabilities mixed."""
 
-    def __init__(self, rows, steps_per_bar, bar_offset, origin):
-        self.bar, self.offset = steps_per_bar, bar_offset
+    def __init__(self, rows, steps_per_bar, bar_offset, origin, vocab_size):
+        if int(steps_per_bar) < 1:
+            raise ValueError(f"a bar must be at least one step long, got {steps_per_bar}")
+        self.bar, self.offset, self.vocab_size = int(steps_per_bar), int(bar_offset), int(vocab_size)
         self.fixed = np.array([lag * steps_per_bar for lag in LAG_BARS], dtype=np.int64)
         self.origin = origin - int(self.fixed.max())  # the step of column 0
         self.at = np.full((rows, 256 + int(self.fixed.max())), -1, dtype=np.int64)
         self.runs = np.zeros((rows, LAGS), dtype=np.int64)  # tokens each lag has matched
         self.categories = np.repeat(_LAG_CATEGORIES[None] * 2, rows, 0)  # their weights' (before "starts a bar")
-        self.first_bar = -1  # the step where the first bar starts (-1: no melody yet)
+        self.started, self.first_bar = False, 0  # the step where the first bar starts, once there is a melody
 
     def _columns(self, onsets):
-        """``onsets`` as an int array, with ``at`` grown to hold them."""
+        """``onsets`` as an int array, with ``at`` grown to hold them. (Called before ``self.at`` is
+        read for a kernel: growing replaces the array.)"""
         onsets = np.asarray(onsets, dtype=np.int64)
-        self._grow(largest(onsets) - self.origin + 1, "at")
+        if len(onsets):
+            self._grow(largest(onsets) - self.origin + 1, "at")
         return onsets
 
     def add(self, tokens, onsets):
         onsets = self._columns(onsets)
-        if self.first_bar < 0:
-            self.first_bar = int(onsets[0] - (onsets[0] - self.offset) % self.bar)
-        echo_add(self.at, self.origin, self.fixed, self.first_bar, self.bar, self.runs, self.categories,
-                 _RUN_BUCKETS, np.asarray(tokens, dtype=np.int64), onsets)
+        if not self.started and len(onsets):
+            self.started, self.first_bar = True, int(onsets[0] - (onsets[0] - self.offset) % self.bar)
+        echo_add(self.at, self.origin, self.fixed, self.started, self.first_bar, self.bar, self.runs, self.categories,
+                 _RUN_BUCKETS, np.asarray(tokens, dtype=np.int64), onsets, self.vocab_size)
 
     def mix_into(self, probs, onsets, weights):
         """``probs`` ``[rows, vocab]`` with each melody's proposals mixed in (in place), as ``echo.mix_into``."""
-        echo_mix(probs, self.at, self.origin, self.fixed, self.first_bar, self.bar, self.offset, self.categories,
-                 self._columns(onsets), np.asarray(weights, dtype=np.float64), MAX_TOTAL)
+        onsets = self._columns(onsets)
+        echo_mix(probs, self.at, self.origin, self.fixed, self.started, self.first_bar, self.bar, self.offset,
+                 self.categories, onsets, np.asarray(weights, dtype=np.float64), MAX_TOTAL, self.vocab_size)
         return probs
 
     def restate(self, probs, onsets, lags, weight):
         """``probs`` (in place) with the token that started ``lags[r]`` steps before each onset (lag 0:
         none) given the share ``weight``: what a form plan restates (``melody.form``)."""
         if weight > 0:
-            plan_mix(probs, self.at, self.origin, self._columns(onsets), np.asarray(lags, dtype=np.int64),
-                     float(weight))
+            onsets = self._columns(onsets)
+            plan_mix(probs, self.at, self.origin, onsets, np.asarray(lags, dtype=np.int64), float(weight),
+                     self.vocab_size)
         return probs
 
     def reorder(self, indices):

@@ -6,12 +6,13 @@ the next token for every melody of the batch, ``advance(tokens)`` plays the chos
 ``reorder(indices)`` keeps some melodies and copies others (for samplers that resample candidates).
 """
 import numbers
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from .data import token_sequence
-from .encoding import Melody, position_input
+from .encoding import MAX_BAR_STEPS, Melody, position_input
 from .errors import SeedError
 from .guard import SILENT_BARS, LoopWatch, guard_looping, recent_array, silence_guard
 from .batched import BatchEcho, BatchMemory
@@ -30,13 +31,15 @@ def seed_melody(model, seed):
         raise SeedError("This model has no encoding settings, so its tokens mean nothing yet: load it with "
                         "melody.load_model(path), or set model.encoding to the EncodingConfig it was trained with.")
     if isinstance(seed, Melody):
+        _check_grid(seed)
         if seed.rhythm == config.rhythm:
-            return seed
+            return _checked(seed, config)
+        _check_notes(seed, config)
         notes = [(2 * i, 2, p) for i, p in enumerate(seed.pitches)] if not config.rhythm else list(seed.notes)
         end = notes[-1][0] + notes[-1][1] if notes and not config.rhythm else seed.end_step
-        return Melody(notes=tuple(notes), tokens=config.tokens_of(notes, end), end_step=end, rhythm=config.rhythm,
-                      **{k: getattr(seed, k) for k in ("steps_per_bar", "bar_offset", "key", "key_shift", "tempo_bpm",
-                                                        "source")})
+        return _checked(Melody(notes=tuple(notes), tokens=config.tokens_of(notes, end), end_step=end,
+                               rhythm=config.rhythm, **{k: getattr(seed, k) for k in (
+                                   "steps_per_bar", "bar_offset", "key", "key_shift", "tempo_bpm", "source")}), config)
     pitches = list(seed)
     for pitch in pitches:
         if not isinstance(pitch, numbers.Integral) or isinstance(pitch, bool) or not 0 <= pitch <= 127:
@@ -44,6 +47,54 @@ def seed_melody(model, seed):
     notes = tuple((2 * i, 2, config.fold(int(p))) for i, p in enumerate(pitches))
     return Melody(notes=notes, tokens=config.tokens_of(notes), end_step=2 * len(notes), rhythm=config.rhythm,
                   source="a list of pitches")
+
+
+def _whole(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+_BUILD = ("build it with melody.encode_midi, melody.melody_from_text or melody.melody_from_notes in the model's "
+          "encoding (model.encoding)")
+
+
+def _check_grid(seed):
+    """The bar grid of a ``Melody``: what the song memory, the bar echo and the form plan index by."""
+    bar, offset = seed.steps_per_bar, seed.bar_offset
+    if not _whole(bar) or not 1 <= bar <= MAX_BAR_STEPS:
+        raise SeedError(f"A seed's bar must be a whole number of 1 to {MAX_BAR_STEPS} steps, got {bar!r}: {_BUILD}.")
+    if not _whole(offset) or not _whole(seed.end_step):
+        raise SeedError(f"A seed's bar offset and end must be whole numbers of steps, got {offset!r} and "
+                        f"{seed.end_step!r}: {_BUILD}.")
+
+
+def _check_notes(seed, config):
+    """The notes of a ``Melody``: ``(onset, steps, pitch)`` whole numbers, onsets increasing, lengths of
+    a step or more, pitches in the model's range."""
+    low, high, previous = config.lowest_pitch, config.highest_pitch, None
+    for note in seed.notes:
+        if len(note) != 3 or not all(_whole(v) for v in note) or note[1] < 1 or not low <= note[2] <= high or (
+                previous is not None and note[0] <= previous):
+            raise SeedError(f"A seed's notes must be (onset, steps, pitch) whole numbers, onsets increasing, "
+                            f"pitches from {low} to {high}; got {str(note)[:40]}: {_BUILD}.")
+        previous = note[0]
+
+
+def _checked(seed, config):
+    """``seed`` if its tokens are the model's and span it from its first note to its end (as the
+    encoder makes them); a seed of rests alone is the empty seed (there is no bar to go on from)."""
+    if not seed.notes:
+        return replace(seed, tokens=(), end_step=0)
+    _check_notes(seed, config)
+    tokens = seed.tokens
+    if not all(_whole(t) and 0 <= t < config.vocab_size for t in tokens):
+        raise SeedError(f"A seed's tokens must be tokens of the model's encoding (0 to {config.vocab_size - 1}): "
+                        f"{_BUILD}.")
+    _, steps = config.token_table()
+    span = int(steps[np.asarray(tokens, dtype=np.int64)].sum())
+    if seed.start_step + span != seed.end_step:
+        raise SeedError(f"A seed's tokens span steps {seed.start_step} to {seed.start_step + span}, but it ends at "
+                        f"{seed.end_step}: {_BUILD}.")
+    return seed
 
 
 class Continuation:
@@ -84,7 +135,7 @@ class Continuation:
         self.plan = None
         if self.echo_weights.any() or (plan.any() and rng is not None and memory > 0):
             origin = int(onsets[0]) if len(onsets) else 0
-            self.echoes = BatchEcho(1, seed.steps_per_bar, seed.bar_offset, origin)
+            self.echoes = BatchEcho(1, seed.steps_per_bar, seed.bar_offset, origin, self.config.vocab_size)
             for token, onset in zip(seed.tokens, onsets):
                 self.echoes.add([token], [int(onset)])
             self.echoes.reorder(np.zeros(variations, dtype=np.int64))

@@ -32,6 +32,7 @@ MAX_KEY_WEIGHT_BEATS = 4.0  # a held note counts at most a whole bar towards the
 CLASSIC_STEPS = 2  # the classic encoding plays every note as an eighth note
 BAR_POSITIONS = 32  # bar positions the model tells apart (a 4/4 bar has 16, 12/8 has 24)
 METER_CLASSES = (8, 12, 16, 24)  # steps per bar the model knows (2/4, 3/4 and 6/8, 4/4, 12/8); others share one
+MAX_BAR_STEPS = 64  # the longest bar a time signature may give (16/4); longer ones are taken as 4/4
 
 
 @dataclass(frozen=True)
@@ -305,9 +306,11 @@ def timed_items(notes, end_step):
 
 
 def meter_of(numerator, denominator, steps_per_quarter=4):
-    """Steps per bar of a time signature (4/4 -> 16, 6/8 -> 12); 16 for a signature that makes no bar."""
+    """Steps per bar of a time signature (4/4 -> 16, 6/8 -> 12); a whole bar (16 at 4 steps a quarter)
+    for a signature that makes no bar on the grid, or one longer than ``MAX_BAR_STEPS`` (a 255/1 bar)."""
     steps = numerator * steps_per_quarter * 4 / denominator if numerator and denominator else 0
-    return int(steps) if steps >= 1 and float(steps).is_integer() else 4 * steps_per_quarter
+    fits = 1 <= steps <= MAX_BAR_STEPS * steps_per_quarter / 4 and float(steps).is_integer()
+    return int(steps) if fits else 4 * steps_per_quarter
 
 
 def melody_from_notes(onsets, steps, pitches, config, key_pitches=None, key_weights=None, steps_per_bar=16,

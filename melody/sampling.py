@@ -126,6 +126,8 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
     seed = seed_melody(model, seed)
     rng = np.random.default_rng(rng_seed)
     wanted = constraints(pins, scale, loop, max_copy, scale_strength, seed, model, length)
+    if not length:
+        return  # no notes asked for: no step (the constrained sampler would still play its first)
     if wanted.any:
         from . import constrained  # it builds on this module's sampling rules
 
@@ -137,7 +139,7 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
     made = [0] * num_variations  # notes so far, per melody (plain ints: a step's bookkeeping is per note)
     longest = MAX_TOKENS_PER_NOTE * length + 16  # a melody that rests for ever still ends
     with _THREADS.limit(limits=1, user_api="blas"):  # one thread: the server runs two generations at once
-        for index in range(longest if length else 0):
+        for index in range(longest):
             probs = state.distribution()
             guarded = state.guarded(probs) if repetition_guard else probs
             chosen = _choose(apply_rule(guarded, temperature, beta, top_k, top_p), rng)

@@ -1,5 +1,14 @@
+import os
 import subprocess
+import tempfile
 from pathlib import Path
+
+# Compiled code checks every index in the tests (numba does not by default: an index past an array
+# reads or writes whatever lies there). Set before numba is imported; the checked code is cached
+# apart from the unchecked one, which numba would otherwise load as it is. Processes the tests start
+# (the app server, the CLI) inherit both.
+os.environ["NUMBA_BOUNDSCHECK"] = "1"
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "melody-numba-boundscheck"))
 
 import pytest
 import torch

@@ -54,7 +54,7 @@ def test_the_batched_echo_mixes_in_what_each_melodys_own_echo_mixes_in():
     steps = rng.integers(1, 4, (rows, length))
     onsets = 3 + np.concatenate([np.zeros((rows, 1), dtype=int), np.cumsum(steps, 1)[:, :-1]], 1)
     weights = rng.random(126) * 0.2
-    batch = BatchEcho(rows, bar, 1, origin=3)
+    batch = BatchEcho(rows, bar, 1, origin=3, vocab_size=vocab)
     single = [BarEcho(bar, 1) for _ in range(rows)]
     mixed_any = False
     for t in range(length):

@@ -96,7 +96,7 @@ def test_a_plan_that_never_starts_proposes_nothing():
 
 
 def test_a_planned_restatement_moves_the_weight_to_the_restated_token_only_where_there_is_one():
-    echo = BatchEcho(3, steps_per_bar=4, bar_offset=0, origin=0)
+    echo = BatchEcho(3, steps_per_bar=4, bar_offset=0, origin=0, vocab_size=4)
     echo.add([2, 3, 1], [0, 0, 0])
     probs = np.full((3, 4), 0.25)
     echo.restate(probs, [4, 4, 4], [4, 0, 8], 0.8)  # a bar back; no plan; two bars back, before the melody
