@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run train test setup setup-train setup-test system system-test sample screenshots clean
 
@@ -20,7 +21,7 @@ test: setup-test system-test
 
 setup: $(VENV)/.runtime
 setup-train: $(VENV)/.train
-setup-test: $(VENV)/.dev
+setup-test: $(VENV)/.dev $(AXE)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed ($(PYTHON) is older): install it, or run make PYTHON=python3.11."; exit 1; }
@@ -44,6 +45,12 @@ system:
 system-test:
 	@scripts/system-deps.sh test
 
+# axe-core (the accessibility checker the browser tests inject), pinned in package-lock.json.
+$(AXE): package.json package-lock.json | system-test
+	@command -v npm >/dev/null || { echo "npm is missing for the accessibility tests: 'sudo apt-get install npm'."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # A sample continuation from the command line, without the page.
 sample: setup system
 	$(BIN)/python -m melody generate --seed "C4 D4 E4 G4 E4 D4 C4" --length 64 --rng-seed 7 --out sample.mid
@@ -52,4 +59,4 @@ screenshots: setup-test system-test
 	$(BIN)/python scripts/screenshots.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

@@ -6,7 +6,11 @@
 
 A thin shell: the page is built in melody/web/page.py (``demo``), the work lives in melody/.
 """
+import gradio as gr
+
 from melody.web.page import build, demo, main, parse_args  # noqa: F401  (demo: for Gradio's reload mode)
 
-if __name__ == "__main__":
+# `gradio app.py` runs this file to serve the page, then runs it again in a watcher thread after
+# every change, only to rebuild `demo` (there gr.NO_RELOAD is False): the server is running already.
+if __name__ == "__main__" and gr.NO_RELOAD:
     main()

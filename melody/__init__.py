@@ -9,8 +9,12 @@ Public API::
                     rng_seed=None, num_variations=1, return_probs=False, memory=1.0) -> [Melody, ...]
     melody.sample_steps(model, seed, length, ...)               # the same, one step at a time
     melody.melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, key=None) -> pretty_midi.PrettyMIDI
+
+The names are imported when first used (``__getattr__`` below), so that ``import melody`` and
+``melody --version`` do not load torch and numba.
 """
 import contextlib
+import importlib
 import io
 
 __version__ = "0.3.0"
@@ -21,30 +25,31 @@ __version__ = "0.3.0"
 with contextlib.redirect_stdout(io.StringIO()):
     import pretty_midi  # noqa: F401
 
-from .checkpoint import list_checkpoints, load_model, newest_checkpoint
-from .data import CropSampler, cyclic_crops
-from .encoding import CLASSIC, RHYTHM, EncodingConfig, Melody, encode_midi, melody_from_pitches, melody_from_text
-from .errors import CheckpointError, DataError, MelodyError, MidiError, SeedError
-from .evaluation import bits_per_note
-from .midi_io import load_midi, melody_to_midi, notes_to_midi, write_midi
-from .model import MelodyLSTM, ModelConfig
-from .notes import (
-    HIGHEST_PITCH,
-    LOWEST_PITCH,
-    VOCAB_SIZE,
-    format_notes,
-    format_timed_notes,
-    note_name,
-    parse_notes,
-    parse_timed_notes,
-)
-from .sampling import generate, sample_steps
+_WHERE = {  # public name -> the module that defines it
+    "checkpoint": ["list_checkpoints", "load_model", "newest_checkpoint"],
+    "data": ["CropSampler", "cyclic_crops"],
+    "encoding": ["CLASSIC", "RHYTHM", "EncodingConfig", "Melody", "encode_midi", "melody_from_pitches",
+                 "melody_from_text"],
+    "errors": ["CheckpointError", "DataError", "MelodyError", "MidiError", "SeedError"],
+    "evaluation": ["bits_per_note"],
+    "midi_io": ["load_midi", "melody_to_midi", "notes_to_midi", "write_midi"],
+    "model": ["MelodyLSTM", "ModelConfig"],
+    "notes": ["HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "format_notes", "format_timed_notes", "note_name",
+              "parse_notes", "parse_timed_notes"],
+    "sampling": ["generate", "sample_steps"],
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
 
-__all__ = [
-    "CLASSIC", "CheckpointError", "CropSampler", "DataError", "EncodingConfig", "Melody", "MelodyError", "MelodyLSTM",
-    "MidiError", "ModelConfig", "RHYTHM", "SeedError", "HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE",
-    "bits_per_note", "cyclic_crops", "encode_midi", "format_notes", "format_timed_notes", "generate",
-    "list_checkpoints", "load_midi", "load_model", "melody_from_pitches", "melody_from_text", "melody_to_midi",
-    "newest_checkpoint", "note_name", "notes_to_midi", "parse_notes", "parse_timed_notes", "sample_steps",
-    "write_midi",
-]
+
+def __getattr__(name):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'melody' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # found once; later uses are plain attribute reads
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

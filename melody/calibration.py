@@ -14,6 +14,8 @@ per token in the checkpoint (``MelodyLSTM.length_calibration``; all zeros, as in
 before it and in the classic encoding, whose notes are all one length, turn it off). They act on the
 network alone: what the song memory, the bar echo and the form plan bring back keeps its lengths.
 """
+import time
+
 import numpy as np
 import torch
 
@@ -51,30 +53,38 @@ def calibration_seeds(songs, config, rng_seed=0):
     return seeds
 
 
-def fit_calibration(model, songs, generate, rounds=ROUNDS, progress=None):
+def fit_calibration(model, songs, generate, rounds=ROUNDS, progress=None, deadline=None):
     """Fit the model's length calibration on ``songs`` (see the module) and store it in the model.
 
     ``generate`` is ``melody.sampling.generate`` (passed in: sampling builds on this package's
-    continuation, which reads the calibration). Returns the log-factors per token (all zeros for an
-    encoding without lengths, or without songs long enough)."""
+    continuation, which reads the calibration). ``progress(round, rounds, distance, songs used,
+    songs available)`` follows each round. With a ``deadline`` (``time.monotonic()``), the first round
+    continues the songs it reaches in its share of the time (1 / ``rounds``; at least one), and every
+    round uses those. Returns the log-factors per token (all zeros for an encoding without lengths,
+    or without songs long enough)."""
     config = model.encoding
     model.length_calibration.zero_()
     seeds = calibration_seeds(songs, config) if config.rhythm else []
+    available = len(seeds)
     if not seeds:
         return model.length_calibration.numpy().copy()
     kinds = length_kinds(config)
-    real = length_mix([tokens for _, tokens, _ in seeds], kinds) + 1
-    factors = np.ones_like(real)
+    factors = np.ones(int(kinds.max()) + 1)
+    round_end = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / rounds
     for round_ in range(rounds):
         made = []
         for number, (seed, _, count) in enumerate(seeds):
+            if round_ == 0 and number and round_end is not None and time.monotonic() >= round_end:
+                seeds = seeds[:number]
+                break
             runs = generate(model, seed, count, rng_seed=1000 * round_ + number, num_variations=2)
             made.extend(run.tokens[len(seed.tokens):] for run in runs)
+        real = length_mix([tokens for _, tokens, _ in seeds], kinds) + 1
         generated = length_mix(made, kinds) + 1
         factors = np.clip(factors * (real / real.sum() / (generated / generated.sum())) ** RATE, *LIMITS)
         model.length_calibration.copy_(torch.tensor(np.log(factors[kinds])))
         if progress:
-            progress(round_ + 1, rounds, mix_distance(real, generated))
+            progress(round_ + 1, rounds, mix_distance(real, generated), len(seeds), available)
     return model.length_calibration.numpy().copy()
 
 

@@ -1,9 +1,13 @@
 """Checkpoint files: one file holds the weights and everything needed to rebuild and use the model.
 
 Files are written atomically (temporary file, fsync, rename), so an interrupted write never
-leaves a half-written checkpoint behind, and read with ``torch.load(weights_only=True)``.
+leaves a half-written checkpoint behind, with a SHA-256 checksum of their contents, and read with
+``torch.load(weights_only=True)``; a file that no longer matches its checksum (a flipped bit on a
+disk or in a copy, which torch itself does not notice) is refused instead of quietly generating from
+damaged weights.
 """
 import datetime
+import hashlib
 import logging
 import os
 import pickletools
@@ -16,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .encoding import EncodingConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, MelodyError
 from .model import MelodyLSTM, ModelConfig
 
 FORMAT = "melody-playground-checkpoint"
@@ -40,12 +44,45 @@ def _checkpoint_dir():
 
 
 CHECKPOINT_DIR = _checkpoint_dir()
+SHIPPED_DEFAULT = "rhythm.pt"  # the default checkpoint until the user chooses another
+CHOICE_VARIABLE = "MELODY_CHECKPOINT"  # the user's choice of default checkpoint: a file name or a path
 RETRAIN_HINT = "Pick another checkpoint, or train one with `python train.py`."
+CHECKSUM = "sha256"  # the key of a file's checksum
 log = logging.getLogger("melody")
 
 
+def contents_digest(payload):
+    """SHA-256 (hex) of a checkpoint or training-state dict, all but its checksum: the weights, the
+    index and every setting. Tensors count by dtype, shape and bytes; dicts in the order of their keys."""
+    digest = hashlib.sha256()
+
+    def feed(value):
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}:".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            digest.update(f"D{len(value)}:".encode())
+            for key in sorted(value, key=repr):
+                feed(key)
+                feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{type(value).__name__}{len(value)}:".encode())
+            for item in value:
+                feed(item)
+        else:
+            digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+    feed({key: value for key, value in payload.items() if key != CHECKSUM})
+    return digest.hexdigest()
+
+
 def atomic_save(obj, path):
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``. A checkpoint
+    or training state (a dict with ``model_state``) is written with the checksum of its contents
+    (``sha256``), which :func:`read_file` verifies."""
+    if isinstance(obj, dict) and "model_state" in obj:
+        obj = dict(obj, **{CHECKSUM: contents_digest(obj)})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -58,6 +95,26 @@ def atomic_save(obj, path):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_writable(folder):
+    """Raise ``MelodyError`` with one line when checkpoints cannot be written into ``folder`` (made if
+    missing) and its ``.resume/`` (the training state): a file is made and renamed in each, as
+    :func:`atomic_save` will. A training run checks this before it reads any data, rather than
+    failing after its first epoch."""
+    folder = Path(folder)
+    for place in (folder, folder / ".resume"):
+        try:
+            place.mkdir(parents=True, exist_ok=True)
+            trial = place / f".write-check.{os.getpid()}.tmp"
+            trial.write_bytes(b"")
+            os.replace(trial, trial.with_name(trial.name + ".renamed"))
+            trial.with_name(trial.name + ".renamed").unlink()
+        except OSError as exc:
+            blocking = next((p for p in [place, *place.parents] if p.exists() and not p.is_dir()), None)
+            reason = f"'{blocking}' is a file, not a folder" if blocking else (exc.strerror or str(exc)).lower()
+            raise MelodyError(f"Cannot write checkpoints into '{folder}' ({reason}): choose an --out in a folder "
+                              "you can write to.") from None
 
 
 def read_file(path, expected_format):
@@ -78,7 +135,18 @@ def read_file(path, expected_format):
             f"'{path.name}' was written by a newer version of this project (format {payload['format_version']}). "
             "Update the project, or pick another checkpoint."
         )
+    _check_contents(payload, path)
     return payload
+
+
+def _check_contents(payload, path):
+    """Refuse a file whose contents differ from the checksum written with them (files from before
+    checksums have none, and load as they are)."""
+    if CHECKSUM in payload and contents_digest(payload) != payload[CHECKSUM]:
+        raise CheckpointError(
+            f"'{path.name}' is damaged: its contents differ from the checksum written with them (the file changed "
+            f"after it was saved, e.g. a disk or copy error). Restore it (a shipped checkpoint: `git checkout -- "
+            f"checkpoints/{path.name}`, or reinstall the package), download or copy it again, or train it again.")
 
 
 def _load_failure(path, exc):
@@ -135,9 +203,13 @@ def build_model(payload, name="checkpoint"):
 
 def list_checkpoints(folder=None):
     """The ``.pt`` checkpoints in ``folder``, by name. The default is ``CHECKPOINT_DIR`` together with
-    the shipped weights of an installed package (a file of the same name in ``CHECKPOINT_DIR`` wins)."""
+    the shipped weights of an installed package (a file of the same name in ``CHECKPOINT_DIR`` wins),
+    and the file ``$MELODY_CHECKPOINT`` names when it is a path to a checkpoint elsewhere."""
     folders = [Path(folder)] if folder else [Path(CHECKPOINT_DIR), SHIPPED_DIR]
     found = {}
+    chosen = Path(os.environ.get(CHOICE_VARIABLE) or ".").expanduser()
+    if folder is None and chosen.name != str(chosen) and chosen.suffix == ".pt" and chosen.is_file():
+        found[chosen.name] = chosen
     for place in folders:
         for path in sorted(place.glob("*.pt")) if place.is_dir() else []:
             if path.is_file() and not path.name.startswith("."):
@@ -169,23 +241,36 @@ def probe(path):
 
 
 def default_checkpoint(folder=None):
-    """The checkpoint used when none is named, and the newer ones passed over.
+    """The checkpoint used when none is named, and the ones passed over.
 
-    The newest file (by modification time) that loads and whose training run finished. A damaged
-    file is passed over, and so is the checkpoint a training run keeps rewriting while it runs (or
-    left behind when interrupted): it becomes the default only when it finishes. When no finished
-    checkpoint loads, the newest unfinished one is used, and ``skipped`` says so.
+    The one ``$MELODY_CHECKPOINT`` names (a file name among the checkpoints, or a path to one), which
+    must load; else the shipped ``rhythm.pt``: a checkpoint you train never becomes the default by
+    itself. When there is no ``rhythm.pt``, or it cannot be loaded (it is passed over, and ``skipped``
+    says why), the newest file (by modification time) that loads and whose training run finished;
+    a checkpoint a training run is still writing (or left behind when interrupted) is passed over too.
+    When no finished checkpoint loads, the newest unfinished one is used, and ``skipped`` says so.
 
     Returns
     -------
     (path, skipped) : (Path, list of (file name, reason))
+
+    Raises
+    ------
+    CheckpointError
+        When ``$MELODY_CHECKPOINT`` names a file that is not there or cannot be loaded, or no
+        checkpoint can be loaded.
     """
-    files = newest_first(list_checkpoints(folder))
+    files = list_checkpoints(folder)
     folder = Path(folder or CHECKPOINT_DIR)
     if not files:
         raise CheckpointError(f"No checkpoint found in '{folder}'. Train one with `python train.py`.")
+    if os.environ.get(CHOICE_VARIABLE):
+        chosen = chosen_checkpoint(files, folder)
+        probe(chosen)  # a checkpoint the user chose is never replaced quietly: its problem is the error
+        return chosen, []
     skipped, unfinished = [], None
-    for path in files:
+    shipped = [p for p in files if p.name == SHIPPED_DEFAULT]
+    for path in shipped + newest_first([p for p in files if p.name != SHIPPED_DEFAULT]):
         try:
             info = probe(path)
         except CheckpointError as exc:
@@ -200,6 +285,19 @@ def default_checkpoint(folder=None):
         return unfinished, skipped
     reasons = "; ".join(reason for _, reason in skipped)
     raise CheckpointError(f"No checkpoint in '{folder}' can be loaded: {reasons}")
+
+
+def chosen_checkpoint(files, folder):
+    """The checkpoint of ``files`` that ``$MELODY_CHECKPOINT`` names, by file name or by path."""
+    value = os.environ[CHOICE_VARIABLE]
+    wanted = Path(value).expanduser()
+    for path in files:
+        if (path.name == value) if wanted.name == value else (path.resolve() == wanted.resolve()):
+            return path
+    names = ", ".join(p.name for p in files)
+    raise CheckpointError(f"{CHOICE_VARIABLE} is '{value}', which is not one of the checkpoints in '{folder}' "
+                          f"({names}): set it to one of those names (or a path to a checkpoint), or unset it to use "
+                          f"the shipped {SHIPPED_DEFAULT}.")
 
 
 SAME_TIME_SECONDS = 60  # files written this close together came together (a clone, a copy): see below
@@ -239,9 +337,8 @@ def load_model(path=None):
     Parameters
     ----------
     path : str or os.PathLike, optional
-        A checkpoint file. ``None`` loads the default: the newest finished, loadable checkpoint in
-        ``checkpoints/`` (see :func:`default_checkpoint`), which is the shipped ``rhythm.pt`` until
-        you train your own.
+        A checkpoint file. ``None`` loads the default (see :func:`default_checkpoint`): the one
+        ``$MELODY_CHECKPOINT`` names, else the shipped ``rhythm.pt``, also after you train your own.
 
     Returns
     -------

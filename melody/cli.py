@@ -6,21 +6,11 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .checkpoint import load_model
-from .constraints import in_model_key, looped_once_more
-from .corpus import encode_files, find_midi_files
-from .data import token_sequence
-from .encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text, timed_items
 from .errors import MelodyError
-from .evaluation import total_bits
-from .keys import key_in_c
-from .midi_io import melody_to_midi, step_seconds, write_midi
-from .notes import format_notes, format_timed_notes
-from .sampling import generate
-from .seeds import seed_part
-from .settings import number
 
-ENCODINGS = {"rhythm": RHYTHM, "classic": CLASSIC}
+# The commands import what they use when they run: `melody --version` and `--help` load neither torch
+# nor numba (seconds), and `encode` needs no torch.
+ENCODINGS = ("classic", "rhythm")
 
 
 def output_paths(out, output_dir, count):
@@ -33,6 +23,15 @@ def output_paths(out, output_dir, count):
 
 
 def cmd_generate(args):
+    from .checkpoint import load_model
+    from .constraints import in_model_key, looped_once_more
+    from .encoding import encode_midi, melody_from_text
+    from .keys import key_in_c
+    from .midi_io import melody_to_midi, step_seconds, write_midi
+    from .sampling import generate
+    from .seeds import seed_part
+    from .settings import number
+
     model = load_model(args.checkpoint)
     config = model.encoding
     if args.seed_midi:
@@ -56,7 +55,7 @@ def cmd_generate(args):
     for path, continuation in zip(paths, runs):
         again = looped_once_more(seed, continuation) if args.loop else []
         midi = melody_to_midi(list(seed.notes) + list(continuation.notes) + again, tempo=tempo, program=args.program,
-                              key_shift=key_shift, key=key, start_step=origin)
+                              key_shift=key_shift, key=key, start_step=origin, time_signature=seed.time_signature())
         write_midi(midi, path, [(0.0, "seed"), (seed_end, "seed ends: continuation")])
         print(f"continuation ({len(continuation)} notes): {notes_text(continuation, key_shift)}")
         print(f"wrote {path} (checkpoint {model.path.name})")
@@ -65,6 +64,9 @@ def cmd_generate(args):
 def notes_text(melody, key_shift):
     """A melody's notes as they are typed (with lengths and rests for the rhythm encoding), moved by
     ``-key_shift`` semitones."""
+    from .encoding import timed_items
+    from .notes import format_notes, format_timed_notes
+
     notes = [(o, s, p - key_shift) for o, s, p in melody.notes]
     if not melody.rhythm:
         return format_notes([p for *_, p in notes])
@@ -79,7 +81,10 @@ def melody_json(melody):
 
 
 def cmd_encode(args):
-    config = ENCODINGS[args.encoding]
+    from .corpus import encode_files, find_midi_files
+    from .encoding import CLASSIC, RHYTHM, encode_midi
+
+    config = {"classic": CLASSIC, "rhythm": RHYTHM}[args.encoding]
     target = Path(args.path)
     if target.is_dir():
         songs, skipped = encode_files(find_midi_files(target), config=config, cache_dir=None, progress=False)
@@ -97,6 +102,11 @@ def cmd_encode(args):
 
 
 def cmd_evaluate(args):
+    from .checkpoint import load_model
+    from .corpus import encode_files, find_midi_files
+    from .data import token_sequence
+    from .evaluation import total_bits
+
     model = load_model(args.checkpoint)
     songs, skipped = encode_files(find_midi_files(args.data), config=model.encoding, progress=not args.json)
     sequences = [token_sequence(s.melody, model.encoding) for s in songs]
@@ -115,6 +125,9 @@ def cmd_evaluate(args):
 
 
 def build_parser():
+    from .settings import LIMITS  # light: no torch
+
+    copy_cap = LIMITS["max_copy"]
     parser = argparse.ArgumentParser(prog="melody", description="Melody continuation with an LSTM.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,7 +168,8 @@ def build_parser():
     steer.add_argument("--loop", action="store_true",
                        help="end so that the seed follows without a seam; the MIDI file plays the loop twice")
     steer.add_argument("--max-copy", type=int, metavar="K",
-                       help="at most K notes in a row (8 or more) the same as in a training song")
+                       help=f"at most K notes in a row ({copy_cap.low} to {copy_cap.high:,}) the same as in a "
+                            "training song")
     steer.add_argument("--particles", type=int, help="candidates the constrained sampler keeps (default 64)")
     g.add_argument("--output-dir", type=Path, help="folder for the output files (default: --out's folder)")
     g.set_defaults(run=cmd_generate)
@@ -164,7 +178,7 @@ def build_parser():
     e.add_argument("path", help="a .mid file or a folder of them")
     e.add_argument("--json", action="store_true",
                    help='print {"file name": {"notes": [[onset, length, pitch], ...], "pitches": [...], "key": ...}}')
-    e.add_argument("--encoding", choices=sorted(ENCODINGS), default="rhythm",
+    e.add_argument("--encoding", choices=ENCODINGS, default="rhythm",
                    help="rhythm (default): the melody voice with lengths and rests; classic: the write-up's")
     e.set_defaults(run=cmd_encode)
 

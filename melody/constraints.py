@@ -36,6 +36,7 @@ SCALES = {
 ALIASES = {"ionian": "major", "aeolian": "minor", "natural minor": "minor", "pentatonic": "major pentatonic"}
 _TONIC = re.compile(r"([A-Ga-g])([#b♯♭]?)\s+(.+)")
 MAX_PINS = 64
+MAX_TOKENS_PER_NOTE = 4  # with rests, a melody may take a few tokens per note; this bounds a silent one
 
 
 class Scale(frozenset):
@@ -83,8 +84,14 @@ def scale_pitch_classes(name, seed_pitches=()):
 def parse_pins(text):
     """Pins from text such as ``"15:C5 31:G4/4 40:E4/8@96"``: the note's index in the continuation (0 is
     the first generated note), a colon, and a note as typed (a length is optional), optionally ``@`` and
-    its onset in 16ths after the seed's end. Returns ``{index: Pin}``."""
-    pins = {}
+    its onset in 16ths after the seed's end. Returns ``{index: Pin}``.
+
+    Raises
+    ------
+    SeedError
+        For a word that is not a pin, or a note pinned twice (naming both pins).
+    """
+    pins, written = {}, {}
     for word in str(text or "").replace(",", " ").split():
         index, colon, note = word.partition(":")
         note, at, onset = note.partition("@")
@@ -99,7 +106,10 @@ def parse_pins(text):
             raise SeedError(f"Pin '{word[:30]}': {error}") from None
         if pitch is None:
             raise SeedError(f"'{word[:30]}': a pin is a note, not a rest.")
-        pins[int(index)] = Pin(pitch, steps, int(onset) if at else None)
+        if int(index) in pins:
+            raise SeedError(f"Note {int(index)} of the continuation is pinned twice ({written[int(index)]} and "
+                            f"{word[:30]}): keep one pin for it.")
+        pins[int(index)], written[int(index)] = Pin(pitch, steps, int(onset) if at else None), word[:30]
     return pins
 
 
@@ -195,8 +205,16 @@ def _check_pin(index, pin, length, config, classes, strength, scale):
                         "scale, or make the scale a preference (strength below 1).")
 
 
+def reach_steps(index, config):
+    """The latest onset, in 16ths after the seed, at which note ``index`` of a continuation can start:
+    the sampler gives each note at most ``MAX_TOKENS_PER_NOTE`` tokens (rests before it included), each
+    at most ``max_steps`` long. A pin later than that could never be met, only searched for."""
+    return MAX_TOKENS_PER_NOTE * config.max_steps * (index + 1)
+
+
 def _check_onsets(pins, config):
-    """Pinned onsets must leave room for the notes between them (a 16th each at least)."""
+    """Pinned onsets must leave room for the notes between them (a 16th each at least), and lie within
+    what the continuation can reach (:func:`reach_steps`)."""
     timed = sorted((i, p) for i, p in pins.items() if p.onset is not None)
     if timed and config is not None and not config.rhythm:
         raise SeedError("Pinned onsets need a model with rhythm: the classic model plays every note as an eighth, "
@@ -209,6 +227,10 @@ def _check_onsets(pins, config):
         if pin.onset < needed:
             raise SeedError(f"Pin {index} starts at sixteenth {pin.onset}, too early for the {index} notes before it "
                             "(a sixteenth each at least, after any earlier pinned note): move it later.")
+        if config is not None and pin.onset > reach_steps(index, config):
+            raise SeedError(f"Pin {index} starts at sixteenth {pin.onset:,} after the seed, but note {index} of a "
+                            f"continuation starts by sixteenth {reach_steps(index, config):,} at the latest: move it "
+                            "earlier.")
         previous = (index, pin)
 
 

@@ -39,7 +39,7 @@ def seed_melody(model, seed):
         end = notes[-1][0] + notes[-1][1] if notes and not config.rhythm else seed.end_step
         return _checked(Melody(notes=tuple(notes), tokens=config.tokens_of(notes, end), end_step=end,
                                rhythm=config.rhythm, **{k: getattr(seed, k) for k in (
-                                   "steps_per_bar", "bar_offset", "key", "key_shift", "tempo_bpm", "source")}), config)
+                                   "steps_per_bar", "bar_offset", "key", "key_shift", "tempo_bpm", "source", "meter")}), config)
     pitches = list(seed)
     for pitch in pitches:
         if not isinstance(pitch, numbers.Integral) or isinstance(pitch, bool) or not 0 <= pitch <= 127:

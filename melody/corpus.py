@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
-from .encoding import CLASSIC, MAX_KEY_WEIGHT_BEATS, EncodingConfig, Melody, encode_midi, melody_from_notes, meter_of
+from .encoding import MAX_KEY_WEIGHT_BEATS, RHYTHM, EncodingConfig, Melody, encode_midi, melody_from_notes, meter_of
 from .errors import DataError, EncodingInterrupted, MelodyError
 from .parallel import run_jobs
 from .stopping import signal_name, sigterm_deferred
@@ -333,13 +333,14 @@ def _size(path):
 
 # --- Public ------------------------------------------------------------------------------------
 
-def encode_files(paths, config=CLASSIC, cache_dir="default", workers=None, progress=True):
+def encode_files(paths, config=RHYTHM, cache_dir="default", workers=None, progress=True):
     """Encode MIDI files on all cores, skipping unreadable ones.
 
     Parameters
     ----------
     paths : list of path
     config : EncodingConfig
+        The encoding (default ``RHYTHM``; a model's is ``model.encoding``).
     cache_dir : path, "default" or None
         Cache of encoded melodies keyed by file content, encoder version and settings; None disables it.
     workers : int, optional
@@ -368,14 +369,22 @@ def encode_folder(folder, **kwargs):
 
 
 def folk_corpus_files(collections=FOLK_COLLECTIONS):
-    """The ABC files of music21's bundled folk collections (Essen folk songs, O'Neill's, Ryan's Mammoth)."""
-    import music21
+    """The ABC files of music21's bundled folk collections (Essen folk songs, O'Neill's, Ryan's Mammoth).
+
+    Raises ``DataError`` when music21 (the training extra, not needed to run the playground) is missing."""
+    try:
+        import music21
+    except ImportError as exc:  # `make run` installs what the playground needs; music21 is for training
+        raise DataError(f"Training on music21's folk songs (what train.py uses without --data or data/midi/) needs "
+                        f"music21, which cannot be imported here ({exc}): run `make train`, or `pip install -r "
+                        f"requirements-train.txt` (an installed package: pip install \"melody-playground[train]\"); "
+                        f"or train on your own MIDI files with --data FOLDER.") from None
 
     root = Path(music21.__file__).parent / "corpus"
     return sorted(p for c in collections for p in (root / c).rglob("*.abc"))
 
 
-def encode_folk_corpus(config=CLASSIC, cache_dir="default", workers=None, progress=True):
+def encode_folk_corpus(config=RHYTHM, cache_dir="default", workers=None, progress=True):
     """Encode music21's bundled folk collections (11,582 tunes in 1,129 files, 3.8 MB of ABC), one
     song per tune; returns ``(songs, skipped)`` like :func:`encode_files`.
 

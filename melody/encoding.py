@@ -156,6 +156,9 @@ class EncodingConfig:
         return notes, now
 
 
+# The field defaults above are the classic encoding's, because checkpoints written before the rhythm
+# encoding existed store only those fields. Every function that takes an encoding defaults to RHYTHM,
+# the shipped default model's.
 CLASSIC = EncodingConfig()
 RHYTHM = EncodingConfig(extraction="melody", rhythm=True)
 
@@ -191,6 +194,9 @@ class Melody:
         File name or description of the source.
     rhythm : bool
         Whether the tokens carry lengths and rests.
+    meter : tuple of (beats, beat), optional
+        The time signature as written (typed ``6/8``, or on the grid); None: the usual one for
+        ``steps_per_bar`` (see :meth:`time_signature`).
     """
 
     notes: tuple
@@ -209,6 +215,7 @@ class Melody:
     tracks_past_limits: int = 0
     source: str = ""
     rhythm: bool = False
+    meter: tuple = None
     extra: dict = field(default_factory=dict, compare=False)
 
     def __len__(self):
@@ -230,6 +237,10 @@ class Melody:
     def original_pitches(self):
         return [pitch - self.key_shift for pitch in self.pitches]
 
+    def time_signature(self):
+        """``(beats, beat)`` of the bar: the meter as written, else 4/4, 3/4, 2/4 ... for its length."""
+        return tuple(self.meter) if self.meter else signature_of(self.steps_per_bar)
+
     def bar_position(self, step):
         """Where ``step`` falls in its bar, 0 .. steps_per_bar - 1."""
         return (int(step) - self.bar_offset) % self.steps_per_bar
@@ -239,17 +250,21 @@ class Melody:
         shift = f"{self.key_shift:+d} semitones" if self.key_shift else "no shift"
         cut = f"; {self.notes_past_limits} notes past the reading limits left out" if self.notes_past_limits else ""
         cut += f"; {self.tracks_past_limits} tracks past the first {MAX_TRACKS} left out" if self.tracks_past_limits else ""
-        bars = f", {self.end_step / self.steps_per_bar:.0f} bars" if self.rhythm else ""
-        return (f"{len(self)} notes{bars} from {self.notes_in_source}; key {self.key} ({shift} to C); "
+        bar_count = round(self.end_step / self.steps_per_bar)
+        bars = f", {bar_count} bar{'' if bar_count == 1 else 's'}" if self.rhythm else ""
+        return (f"{len(self)} melody notes{bars}, taken from the {self.notes_in_source} notes of all its non-drum "
+                f"tracks; key {self.key} ({shift} to C); "
                 f"{self.notes_folded} folded into range; {self.drum_tracks_dropped} drum tracks dropped{cut}")
 
     def describe(self):
         """``"15 notes from typed notes (D major, played by the model -2 semitones in C): D4/8 ..."``."""
-        from .notes import format_notes, format_timed_notes
+        from .notes import DEFAULT_STEPS, format_timed_notes
 
         shift = f", played by the model {self.key_shift:+d} semitones in C" if self.key_shift else ""
-        text = format_timed_notes(timed_items(self.original_notes(), self.end_step)) if self.rhythm \
-            else format_notes(self.original_pitches())
+        meter = self.time_signature()
+        items = timed_items(self.original_notes(), self.end_step) if self.rhythm \
+            else [(pitch, DEFAULT_STEPS) for pitch in self.original_pitches()]  # eighths, written without a length
+        text = format_timed_notes(items, self.time_signature())
         return f"{len(self)} notes from {self.source} ({self.key}{shift}): {text}"
 
     def part(self, start, count, config):
@@ -303,6 +318,13 @@ def timed_items(notes, end_step):
     if end_step > now:
         items.append((None, end_step - now))
     return items
+
+
+def signature_of(steps_per_bar):
+    """The usual time signature of a bar of ``steps_per_bar`` sixteenths: 16 -> 4/4, 12 -> 3/4, 14 -> 7/8."""
+    for beat in (4, 8, 16):
+        if steps_per_bar % (16 // beat) == 0:
+            return steps_per_bar // (16 // beat), beat
 
 
 def meter_of(numerator, denominator, steps_per_quarter=4):
@@ -365,16 +387,19 @@ def _cut_overlaps(notes):
     return tuple(out)
 
 
-def melody_from_pitches(pitches, config=CLASSIC, source="typed notes"):
+def melody_from_pitches(pitches, config=RHYTHM, source="typed notes"):
     """Encode a plain list of MIDI numbers (drawn or typed without lengths): eighth notes, no rests."""
     onsets = np.arange(len(pitches)) * CLASSIC_STEPS
     return melody_from_notes(onsets, np.full(len(pitches), CLASSIC_STEPS), pitches, config, source=source,
                              notes_in_source=len(pitches))
 
 
-def melody_from_items(items, config=CLASSIC, source="typed notes"):
+def melody_from_items(items, config=RHYTHM, source="typed notes", meter=None):
     """Encode typed notes and rests ``[(pitch or None, steps), ...]`` (see ``notes.parse_timed_notes``)
-    in 4/4 from a bar's start. The classic encoding keeps the pitches only."""
+    from a bar's start, in ``meter`` ``(beats, beat)`` (default 4/4): it sets the bars, and so the bar
+    positions the model is told. The classic encoding keeps the pitches only."""
+    from .notes import meter_steps
+
     onsets, steps, pitches, now = [], [], [], 0
     for pitch, length in items:
         if pitch is not None:
@@ -385,7 +410,8 @@ def melody_from_items(items, config=CLASSIC, source="typed notes"):
     # The key from note counts: for a short typed tune, weighting by length misleads Krumhansl-
     # Schmuckler (Ode to Joy's long E and D made it "E minor"); counts name all the examples' keys.
     return melody_from_notes(onsets, steps, pitches, config, end_step=now, source=source,
-                             notes_in_source=len(pitches))
+                             notes_in_source=len(pitches), steps_per_bar=meter_steps(meter) if meter else 16,
+                             meter=tuple(meter) if meter else None)
 
 
 def _time_signature(midi, steps_per_quarter):
@@ -399,7 +425,7 @@ def _time_signature(midi, steps_per_quarter):
     return bar, start % bar
 
 
-def melody_from_pretty_midi(midi, config=CLASSIC, source=""):
+def melody_from_pretty_midi(midi, config=RHYTHM, source=""):
     """Encode a ``pretty_midi.PrettyMIDI``: the melody the config's ``extraction`` finds, on the grid."""
     from .extraction import melody_notes
 
@@ -427,7 +453,7 @@ def melody_from_pretty_midi(midi, config=CLASSIC, source=""):
     return replace(melody, notes_under_melody=len(everything) - len(melody))
 
 
-def encode_midi(path, config=CLASSIC):
+def encode_midi(path, config=RHYTHM):
     """Extract the melody of a MIDI file, as a model with this encoding was trained on it.
 
     Parameters
@@ -435,7 +461,8 @@ def encode_midi(path, config=CLASSIC):
     path : str or os.PathLike
         A Standard MIDI File.
     config : EncodingConfig
-        The encoding (a model's is ``model.encoding``); the classic one by default.
+        The encoding (a model's is ``model.encoding``); by default the rhythm one (``RHYTHM``), the
+        default model's: pass ``CLASSIC`` for the classic checkpoint's.
 
     Returns
     -------
@@ -454,11 +481,13 @@ def encode_midi(path, config=CLASSIC):
     return melody
 
 
-def melody_from_text(text, config=CLASSIC, source="typed notes"):
-    """Encode typed notes (``"C4/8 D4/8 E4/4 r/4"``, or plain ``"C4 D4 E4"`` for eighths)."""
-    from .notes import parse_timed_notes
+def melody_from_text(text, config=RHYTHM, source="typed notes"):
+    """Encode typed notes (``"C4/8 D4/8 E4/4 r/4"``, or plain ``"C4 D4 E4"`` for eighths), after an
+    optional meter (``"3/4 A4/4 C5/2"``; default 4/4)."""
+    from .notes import parse_timed_note, split_meter
 
-    items = parse_timed_notes(text)
+    meter, words = split_meter(text)
+    items = [parse_timed_note(word) for word in words]
     if not any(pitch is not None for pitch, _ in items):
         raise SeedError("The seed is empty: type notes such as C4 D4 E4 G4 (with lengths: C4/4 D4/8 E4/8 r/4).")
-    return melody_from_items(items, config, source)
+    return melody_from_items(items, config, source, meter)

@@ -1,5 +1,5 @@
 """Bits per note of a model, teacher-forced over whole songs: the one measure used in training and evaluation."""
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -65,6 +65,11 @@ class Predictions:
     echo_categories: np.ndarray
     echo_hits: np.ndarray
     steps: np.ndarray
+
+    @classmethod
+    def concat(cls, parts):
+        """The predictions of several groups of songs, as one (at least one group)."""
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
     def probs(self, memory_weights=None, echo_weights=None):
         """The probability of every token: the LSTM's, mixed with the memory, then the echo (when

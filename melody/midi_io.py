@@ -48,10 +48,7 @@ def load_midi_bytes(data, name="file"):
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError... on damaged files
-        reason = str(exc) or type(exc).__name__
-        if isinstance(exc, EOFError) or "end of file" in reason.lower():
-            reason = "it ends in the middle of a track: the file is truncated or a track length is wrong"
-        raise MidiError(f"'{name}' could not be read as MIDI ({reason}). {HINT}") from None
+        raise MidiError(f"'{name}' could not be read as MIDI: {damage(exc)}. {HINT}") from None
     if not midi.tracks:
         raise MidiError(f"'{name}' has a MIDI header but no tracks, so there are no notes. {HINT}")
     dropped = _make_safe(midi, name)
@@ -60,10 +57,34 @@ def load_midi_bytes(data, name="file"):
             warnings.simplefilter("ignore")
             result = pretty_midi.PrettyMIDI(mido_object=midi)
     except Exception as exc:  # pretty_midi on inputs mido accepted but it cannot interpret
-        raise MidiError(f"'{name}' could not be read as MIDI ({exc or type(exc).__name__}). {HINT}") from None
+        raise MidiError(f"'{name}' could not be read as MIDI: {damage(exc)}. {HINT}") from None
     result.notes_dropped = dropped
     result.tracks_dropped = tracks_dropped
     return result
+
+
+# What the MIDI libraries say of a damaged file, said about the file instead (their own words, such as
+# "float division by zero", mean nothing to the person who uploaded it).
+DAMAGE = (
+    ("end of file", "it ends in the middle of a track: the file is truncated or a track length is wrong"),
+    ("mtrk", "a track does not start where the one before it ends: a track length is wrong"),
+    ("running status", "a track is damaged: it has data where an event should start"),
+    ("status byte", "a track holds bytes that are not MIDI events"),
+    ("wrong number of bytes", "a track holds a message of the wrong length"),
+    ("exceeds maximum length", "a track holds a message longer than a MIDI file allows"),
+    ("key with", "a key signature names a key with more sharps or flats than there are"),
+    ("division by zero", "a tempo, time signature or timing value in it is zero"),
+    ("out of range", "an event refers to something the file does not have"),
+)
+DAMAGED = "it is damaged in a way this reader cannot repair"
+
+
+def damage(exc):
+    """A plain sentence about the file for the exception a MIDI library raised reading it."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if isinstance(exc, EOFError):
+        return DAMAGE[0][1]
+    return next((said for found, said in DAMAGE if found in text), DAMAGED)
 
 
 def _bounded_track_count(data):
@@ -179,7 +200,8 @@ def _checked(tempo, program):
         raise SeedError(f"Tempo must be above 0 BPM, got {tempo}.")
 
 
-def melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, velocity=96, key=None, start_step=None):
+def melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, velocity=96, key=None, start_step=None,
+                   time_signature=None):
     """A one-track MIDI file of notes with their own timing.
 
     Parameters
@@ -198,7 +220,10 @@ def melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, velocity=96, key=
     key : str, optional
         The key the notes sound in (``"D major"``, ``"F# minor"``), written as a key signature.
     start_step : int, optional
-        The step that becomes time 0 (default the first note's onset).
+        The step that becomes time 0 (default the first note's onset): where a bar starts, when a
+        time signature is given.
+    time_signature : tuple of (beats, beat), optional
+        Written at time 0 (``Melody.time_signature()``: ``(3, 4)``, ``(6, 8)``); readers take 4/4 without one.
 
     Returns
     -------
@@ -206,6 +231,8 @@ def melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, velocity=96, key=
     """
     _checked(tempo, program)
     midi = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
+    if time_signature:
+        midi.time_signature_changes.append(pretty_midi.TimeSignature(int(time_signature[0]), int(time_signature[1]), 0.0))
     if key:
         midi.key_signature_changes.append(pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(key), 0.0))
     instrument = pretty_midi.Instrument(program=int(program), name="melody")

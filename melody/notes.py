@@ -1,6 +1,6 @@
 """Notes as people write them: names such as ``C4`` or ``F#3``, with lengths such as ``C4/8`` (an
-eighth), ``E4/4.`` (a dotted quarter), ``r/4`` (a quarter rest) or ``G4*5`` (five 16ths); and the
-classic encoding's vocabulary (37 pitches, MIDI 54 to 90)."""
+eighth), ``E4/4.`` (a dotted quarter), ``r/4`` (a quarter rest) or ``G4*5`` (five 16ths), after an
+optional meter (``3/4 A4/4 C5/2 ...``); and the classic encoding's vocabulary (37 pitches, MIDI 54 to 90)."""
 import re
 
 import pretty_midi
@@ -21,6 +21,11 @@ STEPS_PER_WHOLE = 16  # lengths are counted in 16th notes ("steps"), the grid me
 DEFAULT_STEPS = 2  # a note written without a length is an eighth note, as the classic encoding plays it
 MAX_STEPS = 64  # the longest single note or rest that can be typed: four 4/4 bars
 REST_WORDS = {"r", "R"}
+# A meter leads typed notes: "3/4", "6/8". It reads like a MIDI number with a length, so a first word
+# N/D with N up to this is a meter, never a note (MIDI 1 to 16 lies far below any melody).
+_METER_RE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})", re.ASCII)
+MAX_METER_BEATS = 16
+COMMON_TIME = (4, 4)
 
 
 def pitch_to_token(pitch):
@@ -137,11 +142,56 @@ def _checked_text(text):
     return text
 
 
+def _is_meter(word):
+    match = _METER_RE.fullmatch(word)
+    return bool(match) and 1 <= int(match.group(1)) <= MAX_METER_BEATS
+
+
+def meter_steps(meter):
+    """Sixteenths in a bar of ``meter`` ``(beats, beat)``: ``(3, 4) -> 12``, ``(6, 8) -> 12``, ``(4, 4) -> 16``."""
+    return meter[0] * STEPS_PER_WHOLE // meter[1]
+
+
+def parse_meter(word):
+    """``(beats, beat)`` of a written meter such as ``"3/4"`` or ``"6/8"``.
+
+    Raises
+    ------
+    SeedError
+        When the beat is not 1, 2, 4, 8 or 16, or a bar would not be a whole number of 1 to
+        ``MAX_STEPS`` sixteenths.
+    """
+    beats, beat = (int(n) for n in _METER_RE.fullmatch(word).groups())
+    if beat not in (1, 2, 4, 8, 16) or not 1 <= beats * STEPS_PER_WHOLE / beat <= MAX_STEPS:
+        raise SeedError(f"'{word}' is not a meter this can play: write the beats in a bar, a slash and the beat, such "
+                        f"as 3/4, 6/8 or 2/2 (a beat of 1, 2, 4, 8 or 16; a bar of at most {MAX_STEPS} sixteenths).")
+    return beats, beat
+
+
+def split_meter(text):
+    """``(meter or None, words)`` of typed notes: the meter ``(beats, beat)`` they start with (``"3/4
+    A4/4 C5/2"``), and the words of the notes and rests. A text longer than ``MAX_TEXT_CHARS`` is
+    refused before it is read.
+
+    Raises
+    ------
+    SeedError
+        For a meter that is not one (see :func:`parse_meter`), or one after the first note.
+    """
+    words = [w for w in _SPLIT_RE.split(_checked_text(text)) if w]
+    meter = parse_meter(words.pop(0)) if words and _is_meter(words[0]) else None
+    for word in words:
+        if _is_meter(word):
+            raise SeedError(f"'{word}' looks like a meter: a meter such as 3/4 goes before the first note.")
+    return meter, words
+
+
 def parse_timed_notes(text):
     """``[(pitch or None, steps), ...]`` of a text of notes and rests separated by spaces or commas,
     e.g. ``"C4/8 D4/8 E4/4 r/4 G4/2"``; plain ``"C4 D4 E4"`` is eighth notes. See
-    :func:`parse_timed_note`. A text longer than ``MAX_TEXT_CHARS`` is refused before it is read."""
-    return [parse_timed_note(w) for w in _SPLIT_RE.split(_checked_text(text)) if w]
+    :func:`parse_timed_note`; a leading meter (``"3/4 ..."``) is read by :func:`split_meter` and left
+    out here. A text longer than ``MAX_TEXT_CHARS`` is refused before it is read."""
+    return [parse_timed_note(w) for w in split_meter(text)[1]]
 
 
 def length_text(steps):
@@ -155,8 +205,9 @@ def length_text(steps):
     return f"*{steps}"
 
 
-def format_timed_notes(items):
+def format_timed_notes(items, meter=None):
     """The text of ``[(pitch or None, steps), ...]``, which :func:`parse_timed_notes` reads back (an
-    eighth, the default length, is written without one: ``C4``)."""
-    return " ".join(("r" if pitch is None else note_name(pitch)) + ("" if steps == DEFAULT_STEPS else length_text(steps))
-                    for pitch, steps in items)
+    eighth, the default length, is written without one: ``C4``), after its meter unless that is 4/4."""
+    words = [f"{meter[0]}/{meter[1]}"] if meter and tuple(meter) != COMMON_TIME else []
+    return " ".join(words + [("r" if pitch is None else note_name(pitch))
+                             + ("" if steps == DEFAULT_STEPS else length_text(steps)) for pitch, steps in items])

@@ -2,6 +2,7 @@
 files, seed previews, and the HTTP API's request. ``app.py`` wires these to Gradio components; the
 HTTP API, the tests and the benchmarks call them too. Seeds and the session's Undo history are in
 ``melody.seeds``, the settings' ranges in ``melody.settings``."""
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from .seeds import (  # noqa: F401  (re-exported: the page and older scripts use
     with_seed,
 )
 from .settings import LIMITS, Settings, flag, number
-from .storage import FILE_LIFETIME_SECONDS, Storage
+from .storage import DISK_FULL, FILE_LIFETIME_SECONDS, Storage, StorageFull, disk_full, filled
 from .uploads import UploadReader
 
 MAX_LENGTH_NOTES = LIMITS["length"].high
@@ -106,12 +107,18 @@ class Playground:
         Generations at once: synthesizers kept ready, and the number of generation slots.
     storage : Storage, optional
         The server's bounded file storage (``app.py`` passes the one Gradio also uses).
+    isolated : bool
+        Generate (and render seeds) in ``voices`` worker processes (``melody.workers``), so that a
+        crash in native code costs one request, not the process; the server does this.
+    storage_root : path, optional
+        An existing storage folder to write into (a worker's view of the server's; see ``Storage``).
     """
 
-    def __init__(self, checkpoint_dir=None, output_dir=None, voices=2, storage=None):
+    def __init__(self, checkpoint_dir=None, output_dir=None, voices=2, storage=None, isolated=False,
+                 storage_root=None):
         self.checkpoint_dir = checkpoint_dir
         self.voices = voices
-        self.storage = storage or Storage(base=output_dir)
+        self.storage = storage or Storage(base=output_dir, root=storage_root)
         self.output_dir = self.storage.results
         self.soundfonts = find_soundfonts()
         self.uploads = UploadReader()
@@ -119,6 +126,18 @@ class Playground:
         self._lock = threading.Lock()
         # Generation and rendering take these; reading uploads does not (see melody.uploads).
         self._slots = threading.BoundedSemaphore(max(1, int(voices)))
+        self.workers = None
+        if isolated:
+            from .workers import Workers
+
+            self.workers = Workers(voices, dict(checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+                                                voices=1, storage_root=str(self.storage.root)))
+
+    def close(self):
+        """Stop the workers and the upload reader (the server is stopping)."""
+        if self.workers is not None:
+            self.workers.close()
+        self.uploads.close()
 
     def checkpoints(self):
         return list_checkpoints(self.checkpoint_dir)
@@ -157,13 +176,18 @@ class Playground:
                 cached = self._models[path] = (stamp, load_model(path))
             return cached[1]
 
-    def renderer(self, index=0):
-        """The synthesizer for soundfont ``index`` of ``self.soundfonts`` (index, never a path, from users)."""
+    def _soundfont(self, index):
+        """``index`` checked as a soundfont of ``self.soundfonts`` (an index, never a path, from users)."""
         if index is None:
-            index = 0
+            return 0
         if isinstance(index, bool) or not isinstance(index, int) or (
                 self.soundfonts and not 0 <= index < len(self.soundfonts)):
             raise SeedError(f"Unknown soundfont {str(index)[:20]}: choose one from the list.")
+        return index
+
+    def renderer(self, index=0):
+        """The synthesizer for soundfont ``index`` of ``self.soundfonts``."""
+        index = self._soundfont(index)
         with self._lock:
             if index not in self._renderers:
                 font = self.soundfonts[index] if self.soundfonts else None
@@ -173,8 +197,12 @@ class Playground:
     def warm_up(self):
         """Load the default model and the compiled generation step, and render every pitch at the
         default tempo and instrument as eighth notes (the most common length), so that the first
-        Generate is as quick as the next ones (run it in the background)."""
+        Generate is as quick as the next ones (run it in the background). With workers, they warm up
+        themselves: this waits until they have."""
         model = self.model()
+        if self.workers is not None:
+            self.workers.wait_ready()
+            return
         generate(model, [60, 62, 64], 4, rng_seed=0)  # loads the compiled step (compiles it on a new machine)
         pitches = range(model.encoding.lowest_pitch - 6, model.encoding.highest_pitch + 7)
         self.renderer(0).render_audio(melody_to_midi([(2 * i, 2, p) for i, p in enumerate(pitches)],
@@ -208,11 +236,12 @@ class Playground:
         """The encoding of checkpoint ``checkpoint`` (or the default one): seeds are made in it."""
         return self.model(checkpoint).encoding
 
-    def seed_from_upload(self, path, start=None, count=None, session=None, checkpoint=None):
+    def seed_from_upload(self, path, start=None, count=None, client=None, checkpoint=None):
         """A seed from part of an uploaded file's melody, and the whole ``Melody``, in the checkpoint's
-        encoding; the file is read outside the generation slots, once per content (see ``melody.uploads``)."""
+        encoding; the file is read outside the generation slots, once per content, and ``client`` (the
+        requester's address) may have only a few requests waiting for reads (see ``melody.uploads``)."""
         config = self.encoding(checkpoint)
-        melody = self.uploads.melody(path, session, config)
+        melody = self.uploads.melody(path, client, config)
         return seed_part(melody, start, count, config), melody
 
     def seed_preview(self, seed):
@@ -223,49 +252,91 @@ class Playground:
         high = max([HIGHEST_PITCH - seed.key_shift, *pitches])
         figure = plots.piano_roll_figure(notes, [], low=low, high=high, steps_per_bar=seed.steps_per_bar,
                                          bar_offset=seed.bar_offset, origin=bar_start(seed))
-        return plots.save_png(figure, self._folder("seed-") / "seed.png")
+        with filled(self._folder("seed-")) as folder:
+            return plots.save_png(figure, folder / "seed.png")
 
-    def seed_audio(self, seed, tempo_bpm=None, program=None, soundfont=0):
-        """MP3 file of the seed alone, in its own key, with its own rhythm."""
+    def seed_audio(self, seed, tempo_bpm=None, program=None, soundfont=0, folder=None):
+        """MP3 file of the seed alone, in its own key, with its own rhythm (in ``folder``, or a new one)."""
         tempo_bpm, program = number(tempo_bpm, "tempo_bpm"), number(program, "program")
+        soundfont = self._soundfont(soundfont)
+        if folder is None:  # asked by a user: made here or by a worker, into a new folder
+            with filled(self._folder("seed-")) as folder:
+                if self.workers is not None:
+                    return self.workers.call("seed_audio", seed, tempo_bpm, program, soundfont, folder=folder)
+                return self.seed_audio(seed, tempo_bpm, program, soundfont, folder)
         midi = melody_to_midi(seed.original_notes(), tempo=tempo_bpm, program=program, start_step=bar_start(seed))
         renderer = self.renderer(soundfont)
         with self._slots:
             audio = renderer.render_audio(midi, max_seconds=MAX_AUDIO_SECONDS)
-        return encode_audio(audio, renderer.sample_rate_hz, self._folder("seed-") / "seed.mp3")
+        return encode_audio(audio, renderer.sample_rate_hz, Path(folder) / "seed.mp3")
 
-    def generate(self, seed, settings=Settings(), checkpoint=None, soundfont=0):
+    def generate(self, seed, settings=Settings(), checkpoint=None, soundfont=0, extras=True):
         """Continue ``seed`` (a ``Melody``): for every variation an MP3 file, a piano-roll PNG, a MIDI
         file (seed then continuation, with the key signature and a marker where the seed ends) and,
         when ``settings.histogram``, a pitch-class histogram PNG; plus a one-paragraph summary. The
         audio is mixed as the notes are sampled (``sample_steps``) and encoded by a second thread,
         beside the generation and the pictures. At most ``voices`` generations run at once; more
-        wait for a slot."""
-        *_, result = self.generate_stages(seed, settings, checkpoint, soundfont)
+        wait for a slot. ``extras``: also each variation's audio as WAV and its continuation alone as
+        MIDI (the page's downloads; the HTTP API returns neither, so it does not have them made)."""
+        *_, result = self.generate_stages(seed, settings, checkpoint, soundfont, extras=extras)
         return result
 
-    def generate_stages(self, seed, settings=Settings(), checkpoint=None, soundfont=0, audio_first=False):
+    def generate_stages(self, seed, settings=Settings(), checkpoint=None, soundfont=0, audio_first=False,
+                        extras=True):
         """:meth:`generate` as a generator of its ``Result``: the finished one last. With
         ``audio_first`` it first yields the result as soon as every variation's audio is written
         (``audio_path``, ``wav_path``, ``continuation``; the pictures, MIDI files and summary not
         yet): the page plays it while the rest is drawn. (Handing the page the WAV, complete before
-        the MP3, was no quicker: 4 MB for 256 notes took as much longer to fetch.)"""
+        the MP3, was no quicker: 4 MB for 256 notes took as much longer to fetch.)
+
+        The files go into a new folder of the storage, which is never evicted while they are made
+        (nor for a while after, while they are fetched). A full disk gives a ``StorageFull`` message,
+        after the storage has deleted what it may and tried once more; a failed result leaves no files."""
         settings = settings.checked()
         if not seed.notes:
             raise SeedError("The seed is empty: draw, type or upload a few notes first.")
+        self.model(checkpoint)  # a checkpoint name that is not known is said here, before any work
+        soundfont = self._soundfont(soundfont)
+        for attempt in (1, 2):
+            folder = self._folder("result-")
+            made = False
+            try:
+                with self.storage.holding(folder):
+                    for made in self._made(seed, settings, checkpoint, soundfont, audio_first, extras, folder):
+                        yield made
+                return
+            except OSError as exc:
+                shutil.rmtree(folder, ignore_errors=True)  # no half-written files left behind
+                if not disk_full(exc):
+                    raise
+                if made or attempt == 2 or not self.storage.free_disk():  # a stage shown already: cannot redo it
+                    raise StorageFull(DISK_FULL) from None
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+
+    def _made(self, seed, settings, checkpoint, soundfont, audio_first, extras, folder):
+        """The stages of a result made into ``folder``, by a worker or here."""
+        if self.workers is not None:
+            return self.workers.run("make_stages", seed, settings, checkpoint, soundfont, audio_first, extras, folder)
+        return self.make_stages(seed, settings, checkpoint, soundfont, audio_first, extras, folder)
+
+    def make_stages(self, seed, settings, checkpoint, soundfont, audio_first, extras, folder):
+        """The work of :meth:`generate_stages` (``settings`` checked already), into ``folder``: what a
+        worker runs."""
         model = self.model(checkpoint)
         renderer = self.renderer(soundfont)
         with self._slots:
-            yield from self._generate(seed_melody(model, seed), settings, model, renderer, audio_first)
+            yield from self._generate(seed_melody(model, seed), settings, model, renderer, audio_first, extras,
+                                      Path(folder))
 
-    def _generate(self, seed, settings, model, renderer, audio_first):
+    def _generate(self, seed, settings, model, renderer, audio_first, extras, folder):
         started = time.perf_counter()
         shift = seed.key_shift if settings.original_key else 0
         key = seed.key if settings.original_key else key_in_c(seed.key)
         origin, step = bar_start(seed), step_seconds(settings.tempo_bpm)
-        folder = self._folder("result-")
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
-        writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz, stem.with_suffix(".wav"))
+        writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz, stem.with_suffix(".wav") if extras else None)
                    for stem in stems]
         mixes = [AudioMix(renderer, writer.write, MAX_AUDIO_SECONDS) for writer in writers]
 
@@ -298,7 +369,7 @@ class Playground:
             for mix in mixes:
                 mix.close()
             result.variations = [Variation(None, continuation, stem.with_suffix(".mp3"), None, None, None,
-                                           wav_path=stem.with_suffix(".wav"))
+                                           wav_path=stem.with_suffix(".wav") if extras else None)
                                  for continuation, stem in zip(continuations, stems)]
             if audio_first:  # the audio now; the pictures and files after
                 for writer in writers:
@@ -306,7 +377,7 @@ class Playground:
                 result.seconds = time.perf_counter() - started
                 yield result
             for row, stem in enumerate(stems):  # else while the encoders finish
-                self._files(seed, probs[row], stem, settings, model, key, result.variations[row])
+                self._files(seed, probs[row], stem, settings, model, key, result.variations[row], extras)
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
                 writer.close()
@@ -314,9 +385,9 @@ class Playground:
         result.summary = summarize(result, model, renderer)
         yield result
 
-    def _files(self, seed, probs, stem, settings, model, key, variation):
-        """A variation's MIDI file, piano roll and histogram, filled into ``variation`` (its MP3 is
-        written meanwhile, or was)."""
+    def _files(self, seed, probs, stem, settings, model, key, variation, extras=True):
+        """A variation's MIDI file, piano roll and histogram (with ``extras``, its continuation alone as
+        MIDI too), filled into ``variation`` (its MP3 is written meanwhile, or was)."""
         continuation = variation.continuation
         shift = seed.key_shift if settings.original_key else 0
         origin, config = bar_start(seed), model.encoding
@@ -324,14 +395,16 @@ class Playground:
         out = [(o, s, p - shift) for o, s, p in continuation.notes]
         again = [(o, s, p - shift) for o, s, p in looped_once_more(seed, continuation)] if settings.loop else []
         midi = melody_to_midi(seed_out + out + again, tempo=settings.tempo_bpm, program=settings.program, key=key,
-                              start_step=origin)
+                              start_step=origin, time_signature=seed.time_signature())
         step = step_seconds(settings.tempo_bpm)
         seed_end = (seed.end_step - origin) * step
         write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
-        alone = stem.with_name(stem.name + "-continuation.mid")
-        first = continuation.notes[0][0] if continuation.notes else seed.end_step
-        write_midi(melody_to_midi(out, tempo=settings.tempo_bpm, program=settings.program, key=key,
-                                  start_step=first - seed.bar_position(first)), alone, [])
+        alone = stem.with_name(stem.name + "-continuation.mid") if extras else None
+        if extras:
+            first = continuation.notes[0][0] if continuation.notes else seed.end_step
+            write_midi(melody_to_midi(out, tempo=settings.tempo_bpm, program=settings.program, key=key,
+                                      start_step=first - seed.bar_position(first),
+                                      time_signature=seed.time_signature()), alone, [])
         variation.notes, variation.roll_path, variation.midi_path = out, stem.with_suffix(".png"), stem.with_suffix(".mid")
         variation.shared_run, variation.continuation_midi_path = originality_of(model, continuation.pitches), alone
         left, right, steps = plots.roll_timeline(seed_out, out, origin)
@@ -348,21 +421,25 @@ class Playground:
                            variation.histogram_path)
         return variation
 
-    def generate_request(self, midi_file=None, seed_notes=None, seed_start=None, seed_count=None, session=None,
+    def generate_request(self, midi_file=None, seed_notes=None, seed_start=None, seed_count=None, client=None,
                          checkpoint=None, **settings):
         """The HTTP API's ``/generate``: a seed from an uploaded file (notes ``seed_start`` ..., which
         wins over ``seed_notes``) or from note names, continued with ``settings`` given as untrusted
         values (checked here; ``tempo_bpm`` defaults to the file's own tempo). Returns the ``Result``."""
         config = self.encoding(checkpoint)
+        if seed_notes is not None and not isinstance(seed_notes, str):
+            raise SeedError(f"seed_notes must be text such as 'C4 D4 E4/4', got {type(seed_notes).__name__}.")
         if midi_file:
-            seed = self.seed_from_upload(midi_file, seed_start, seed_count, session, checkpoint)[0]
-        else:
+            seed = self.seed_from_upload(midi_file, seed_start, seed_count, client, checkpoint)[0]
+        else:  # the file part's settings are checked even without a file: a mistake is named, not ignored
+            number(seed_start, "seed_start"), number(seed_count, "seed_count")
             seed = seed_from_notes(DEFAULT_SEED_NOTES if seed_notes is None else seed_notes, config=config)
         if settings.get("tempo_bpm") in (None, ""):
             tempo = LIMITS["tempo_bpm"]
             settings["tempo_bpm"] = min(max(seed.tempo_bpm, tempo.low), tempo.high)
         settings["original_key"] = flag(settings.get("original_key"), "original_key", True)
-        return self.generate(seed, Settings(**settings, histogram=False), checkpoint)  # the API returns no histogram
+        # the API returns the MP3, the piano roll and the MIDI file: no histogram, WAV or continuation alone
+        return self.generate(seed, Settings(**settings, histogram=False), checkpoint, extras=False)
 
 
 def steering(seed, settings):

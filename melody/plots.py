@@ -105,10 +105,11 @@ def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offs
     ax.set_yticklabels([note_name(p) for p in ax.get_yticks()], fontsize=7)
     # One collection per kind of line: a Line2D per beat would dominate the drawing time.
     ax.hlines([p - 0.5 for p in c_rows], origin - 0.5, origin + steps - 0.5, colors="0.75", lw=0.6)
+    # Bars every steps_per_bar from bar_offset (a 7/8 bar ends between two quarters), quarters between.
     beats = np.arange(origin + (bar_offset - origin) % 4, origin + steps + 1, 4)
-    is_bar = (beats - bar_offset) % steps_per_bar == 0
-    ax.vlines(beats[~is_bar] - 0.5, low - 0.5, high + 0.5, colors="0.88", lw=0.4)
-    ax.vlines(beats[is_bar] - 0.5, low - 0.5, high + 0.5, colors="0.55", lw=0.8)
+    bars = np.arange(origin + (bar_offset - origin) % steps_per_bar, origin + steps + 1, steps_per_bar)
+    ax.vlines(beats[(beats - bar_offset) % steps_per_bar != 0] - 0.5, low - 0.5, high + 0.5, colors="0.88", lw=0.4)
+    ax.vlines(bars - 0.5, low - 0.5, high + 0.5, colors="0.55", lw=0.8)
     if seed and continuation:
         seed_end = continuation[0][0]
         ax.axvline(seed_end - 0.5, color="black", lw=1.6, ls="--")
@@ -116,7 +117,7 @@ def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offs
         ax.text(seed_end - 0.5, low + 0.2, "seed ends ", fontsize=7, va="bottom", ha="right",
                 bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=1))
     ax.set_xlim(origin - 0.5, origin + steps - 0.5)
-    bar_ticks = beats[is_bar]
+    bar_ticks = bars
     bar_ticks = bar_ticks[:: max(1, -(-len(bar_ticks) // MAX_BAR_LABELS))]  # a few numbers: ticks cost time
     ax.set_xticks(bar_ticks - 0.5)
     ax.set_xticklabels([str(int((b - bar_offset) // steps_per_bar) + 1) for b in bar_ticks], fontsize=7)

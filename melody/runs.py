@@ -6,15 +6,19 @@ The record is one JSON file beside the encoding cache (``$MELODY_CACHE/runs.json
 state file, its checkpoint, its status (``running``, ``interrupted``, ``finished``), the process
 that wrote it and when. Runs from before the record existed are found by looking in
 ``checkpoints/.resume/``.
+
+It also keeps two runs from writing the same checkpoint at once: :func:`output_lock`.
 """
+import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .checkpoint import FORMAT, read_file, read_training_state
 from .corpus import default_cache_dir
-from .errors import CheckpointError
+from .errors import CheckpointError, MelodyError
 
 RECORD_NAME = "runs.json"
 MAX_RUNS = 50
@@ -104,3 +108,43 @@ def _alive(pid):
     except PermissionError:  # someone else's process
         return True
     return True
+
+
+def lock_path(out_path):
+    """The lock file of the run writing ``out_path``: ``<folder>/.resume/<name>.lock``, beside its state."""
+    out_path = Path(out_path)
+    return out_path.parent / ".resume" / f"{out_path.name}.lock"
+
+
+@contextmanager
+def output_lock(out_path):
+    """Hold the lock on ``out_path`` for as long as this run writes it; ``MelodyError`` at once when
+    another live run holds it. The lock is the kernel's (``flock``), so the lock file of a run that
+    was killed (its process id is still written in it) is simply taken over."""
+    path = lock_path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise MelodyError(f"{out_path} is being written by another training run (process "
+                              f"{holder or 'unknown'}): wait for it to finish, stop it, or choose another --out.") from None
+        try:
+            same_file = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:  # its previous holder finished and removed it meanwhile
+            same_file = False
+        if same_file:
+            break
+        handle.close()
+    try:
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: a run that opens it later makes a new one
+        handle.close()

@@ -7,14 +7,13 @@ import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 
-from .constraints import constraints
+from .constraints import MAX_TOKENS_PER_NOTE, constraints
 from .continuation import Continuation, seed_melody
 from .errors import SeedError
 from .kernels import choose
 
 MAX_LENGTH = 4096
 MAX_VARIATIONS = 8192
-MAX_TOKENS_PER_NOTE = 4  # with rests, a melody may take a few tokens per note; this bounds a silent one
 _THREADS = ThreadpoolController()
 
 

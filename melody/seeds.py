@@ -1,9 +1,12 @@
 """Seeds: the start of a tune that the model continues, from typed notes, the drawing grid or part of
 a MIDI file's melody, each a ``Melody`` in the chosen model's encoding; and a browser session's
 current seed with its Undo history."""
-from .encoding import CLASSIC, encode_midi, melody_from_notes, melody_from_pitches, melody_from_text
+import re
+
+from .encoding import RHYTHM, encode_midi, melody_from_notes, melody_from_pitches, melody_from_text
 from .errors import SeedError
-from .notes import HIGHEST_PITCH, LOWEST_PITCH, note_name
+from .notes import (COMMON_TIME, HIGHEST_PITCH, LOWEST_PITCH, meter_steps, note_name, parse_meter, parse_note,
+                    parse_timed_note, split_meter)
 from .sandbox import call_limited
 from .settings import LIMITS, number
 
@@ -20,13 +23,33 @@ def _checked_length(melody):
     return melody
 
 
-def seed_from_notes(text, source="typed notes", config=CLASSIC):
+def seed_from_notes(text, source="typed notes", config=RHYTHM):
     """A seed from typed notes: names or MIDI numbers, with lengths and rests (``"C4/4 D4/8 r/8"``;
     plain ``"C4 D4 E4"`` is eighth notes); key estimated, moved to C, folded into range."""
     return _checked_length(melody_from_text(text, config, source))
 
 
-def seed_from_pitches(pitches, source="the grid", config=CLASSIC):
+_FLAT = re.compile(r"[A-Ga-g][b♭]{1,2}-?[0-9]{1,2}")
+
+
+def typed_changes(text, seed):
+    """What reading typed notes into ``seed`` changed, in words, each with the first case in the text
+    (empty when nothing did): notes outside the model's range moved by octaves, flats written as sharps."""
+    words = split_meter(text)[1]
+    typed = [pitch for pitch, _ in (parse_timed_note(w) for w in words) if pitch is not None]
+    said = []
+    moved = [(a, b) for a, b in zip(typed, seed.original_pitches()) if a != b]
+    if moved:
+        a, b = moved[0]
+        said.append(f"{len(moved)} note{'s' if len(moved) > 1 else ''} outside the model's range moved by octaves "
+                    f"(e.g. {note_name(a)} to {note_name(b)})")
+    flat = next((found.group() for found in map(_FLAT.match, words) if found), None)
+    if flat:
+        said.append(f"flats are written as sharps ({flat} is shown as {note_name(parse_note(flat))})")
+    return ("ℹ️ " + "; ".join(said) + ".") if said else ""
+
+
+def seed_from_pitches(pitches, source="the grid", config=RHYTHM):
     """A seed from MIDI pitches, one eighth note each: key estimated, shifted to C, folded into range."""
     if len(pitches) > MAX_SEED_NOTES:
         raise SeedError(f"A seed may have at most {MAX_SEED_NOTES} notes, got {len(pitches)}.")
@@ -45,6 +68,21 @@ def grid_columns(value):
         unit = value.get("unit") if value.get("unit") in (1, 2) and not isinstance(value.get("unit"), bool) else GRID_UNIT
         cells = value.get("cells")
     return unit, list(cells) if isinstance(cells, (list, tuple)) else []
+
+
+GRID_METERS = ((2, 4), (3, 4), (4, 4), (6, 8))  # offered by the grid's Meter menu; a seed's own is shown too
+
+
+def grid_meter(value):
+    """The meter ``(beats, beat)`` of the grid's value (its ``"meter"``, such as ``[3, 4]``); 4/4 when it
+    has none, or one that is not a meter the typed notes could give."""
+    meter = value.get("meter") if isinstance(value, dict) else None
+    if isinstance(meter, (list, tuple)) and len(meter) == 2 and all(type(n) is int for n in meter):
+        try:
+            return parse_meter(f"{meter[0]}/{meter[1]}")
+        except SeedError:
+            pass
+    return COMMON_TIME
 
 
 def _drawn_pitch(item):
@@ -71,17 +109,20 @@ def grid_notes(value):
 
 def grid_value(melody):
     """The grid's value showing ``melody`` (in its own key): its notes where they lie from the start
-    of its first bar, in eighth columns when every note starts and ends on one, else sixteenths."""
+    of its first bar, in eighth columns when every note and bar starts and ends on one, else
+    sixteenths; and its meter unless that is 4/4."""
     notes = melody.original_notes()
+    meter = melody.time_signature()
+    shown = {} if meter == COMMON_TIME else {"meter": list(meter)}
     if not notes:
-        return {"unit": GRID_UNIT, "cells": []}
+        return {"unit": GRID_UNIT, "cells": [], **shown}
     origin = notes[0][0] - melody.bar_position(notes[0][0])
-    unit = GRID_UNIT if all((onset - origin) % GRID_UNIT == 0 and steps % GRID_UNIT == 0 for onset, steps, _ in notes) \
-        else 1
+    unit = GRID_UNIT if melody.steps_per_bar % GRID_UNIT == 0 and all(
+        (onset - origin) % GRID_UNIT == 0 and steps % GRID_UNIT == 0 for onset, steps, _ in notes) else 1
     cells = [None] * ((notes[-1][0] - origin) // unit + 1)
     for onset, steps, pitch in notes:
         cells[(onset - origin) // unit] = pitch if steps <= unit else {"note": pitch, "len": steps // unit}
-    return {"unit": unit, "cells": cells}
+    return {"unit": unit, "cells": cells, **shown}
 
 
 def grid_end(value):
@@ -114,7 +155,7 @@ def grid_pins(value):
     return " ".join(pins)
 
 
-def seed_from_grid(value, config=CLASSIC):
+def seed_from_grid(value, config=RHYTHM):
     """A seed from the drawing grid's value (see :func:`grid_notes`): with a rhythm encoding the notes
     keep their lengths, the empty columns between them are rests, and the first note keeps its place
     in the bar; the classic encoding plays every note as an eighth."""
@@ -124,16 +165,18 @@ def seed_from_grid(value, config=CLASSIC):
     if len(notes) > MAX_SEED_NOTES:
         raise SeedError(f"A seed may have at most {MAX_SEED_NOTES} notes, got {len(notes)}.")
     onsets, steps, pitches = zip(*notes)
-    return melody_from_notes(onsets, steps, pitches, config, source="the grid", notes_in_source=len(notes))
+    meter = grid_meter(value)
+    return melody_from_notes(onsets, steps, pitches, config, source="the grid", notes_in_source=len(notes),
+                             steps_per_bar=meter_steps(meter), meter=None if meter == COMMON_TIME else meter)
 
 
-def read_upload(path, config=CLASSIC):
+def read_upload(path, config=RHYTHM):
     """The ``Melody`` of an uploaded MIDI file in ``config``'s encoding, read in a separate process
     with time and memory limits: the file may be hostile."""
     return call_limited(encode_midi, str(path), config, seconds=UPLOAD_READ_SECONDS, memory_bytes=UPLOAD_READ_BYTES)
 
 
-def seed_part(melody, start=None, count=None, config=CLASSIC):
+def seed_part(melody, start=None, count=None, config=RHYTHM):
     """A seed from notes ``start .. start + count`` of a ``Melody`` (defaults: from note 0, 64 notes),
     keeping their places in the bar."""
     start, count = number(start, "seed_start"), number(count, "seed_count")
@@ -143,13 +186,13 @@ def seed_part(melody, start=None, count=None, config=CLASSIC):
     return melody.part(start, count, config)
 
 
-def seed_from_midi(path, start=None, count=None, config=CLASSIC):
+def seed_from_midi(path, start=None, count=None, config=RHYTHM):
     """A seed from part of a MIDI file's melody (see :func:`seed_part`), and the whole ``Melody``."""
     melody = read_upload(path, config)
     return seed_part(melody, start, count, config), melody
 
 
-def continue_from(seed, continuation, config=CLASSIC):
+def continue_from(seed, continuation, config=RHYTHM):
     """The seed for a Continue click: the old seed followed by a result (its last notes if too long)."""
     longer = seed.then(continuation, config)
     return longer.part(max(0, len(longer) - MAX_SEED_NOTES), MAX_SEED_NOTES, config) if len(longer) > MAX_SEED_NOTES \

@@ -46,8 +46,8 @@ LIMITS = {
     "variations_cli": Limit("--num-outputs", 1, 256, 1, integer=True),
     "seed_start": Limit("Start at note", 0, 10**9, 0, integer=True),
     "seed_count": Limit("Number of notes", 1, 1024, 64, integer=True),
-    # None (0 on the page): off
-    "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True, slider_high=64),
+    # None (0 on the page): off. The page's slider offers this whole range (and 0), as the server and CLI take it.
+    "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True),
     "scale_strength": Limit("Scale strength", 0.0, 1.0, 1.0, 0.05),
 }
 BETA_SUGGESTED = 15.0  # the page's beta slider starts where the original write-up was
@@ -101,6 +101,7 @@ def number(value, name, allow_none=True):
 
 
 MAX_TEXT = 2000  # characters of a short text setting (pins, a scale's name)
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest MIDI file the server takes (the page, the API and the reader)
 
 
 def text(value, what):

@@ -7,14 +7,16 @@ and of the ``melody-train`` command (the loop itself is ``melody.training``).
     python train.py --fit-sampling checkpoints/rhythm.pt --data ~/my-midis   # refit form plan, lengths
     torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
 
-Every run writes a new checkpoint in checkpoints/ (the previous ones are kept); the newest finished
-one is what `python -m melody generate` and the playground use by default.
+Every run writes a new checkpoint in checkpoints/ (the previous ones are kept); the shipped rhythm.pt
+stays what `python -m melody generate` and the playground use until you choose another
+(``--checkpoint``, or ``$MELODY_CHECKPOINT``).
 """
 import argparse
 import datetime
 import shlex
 import signal
 import sys
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from .distributed import exit_process, launch
 from .encoding import BAR_POSITIONS, CLASSIC, RHYTHM, EncodingConfig
 from .errors import EncodingInterrupted, MelodyError
 from .model import ModelConfig
-from .runs import finished, latest_interrupted
+from .runs import finished, latest_interrupted, output_lock
 from .stopping import STOP_SIGNALS, signal_name
 from .report import refit_generation
 from .training import TrainConfig, state_path_for, train
@@ -33,14 +35,46 @@ from .training import TrainConfig, state_path_for, train
 DEFAULT_DATA = Path("data/midi")
 ENCODINGS = {"rhythm": RHYTHM, "classic": CLASSIC}
 FOLK = "folk"
-MODEL_FLAGS = {"embedding_size": int, "hidden_size": int, "num_layers": int, "dropout": float}
-TRAIN_FLAGS = {"epochs": int, "minutes": float, "batch_size": int, "crop_length": int, "learning_rate": float,
-               "weight_decay": float, "patience": int, "seed": int, "notes_per_epoch": int}
+MODEL_FLAGS = {"embedding_size": (int, "size of a token's embedding"), "hidden_size": (int, "units of each LSTM layer"),
+               "num_layers": (int, "LSTM layers"), "dropout": (float, "dropout between the layers")}
+TRAIN_FLAGS = {
+    "epochs": (int, "most epochs to train"),
+    "minutes": (float, "time budget of this invocation (a resumed run gets it anew), in minutes: training, "
+                       "validation and the fitting at the end all fit in it, on samples of the songs when the "
+                       "budget is short (default: none)"),
+    "max_steps": (int, "step budget of this invocation: stop after this many training steps, then validate and "
+                       "finish as usual; for a quick check of a command (default: none)"),
+    "batch_size": (int, "crops of songs in a training step"),
+    "crop_length": (int, "tokens (notes and rests) in a crop"),
+    "learning_rate": (float, "AdamW's learning rate"),
+    "weight_decay": (float, "AdamW's weight decay"),
+    "patience": (int, "epochs without a better validation score before stopping"),
+    "seed": (int, "random seed"),
+    "notes_per_epoch": (int, "tokens an epoch trains on (default: as many as the training songs hold)"),
+}
+DESCRIPTION = """Train (or refresh) the melody model on MIDI files. Every run writes a new checkpoint
+(checkpoints/<data>-<date>-<time>.pt) and keeps the earlier ones; the shipped rhythm.pt stays the
+default of the playground and the command line until you choose yours (melody generate --checkpoint,
+or the environment variable MELODY_CHECKPOINT).
+
+examples:
+  %(prog)s                       data/midi/ if it has MIDI files, else music21's folk songs
+  %(prog)s --data ~/my-midis --minutes 20
+  %(prog)s --resume              continue the latest interrupted run, wherever it was written
+  %(prog)s --fit-sampling checkpoints/rhythm.pt --data ~/my-midis   refit the form plan and lengths
+  torchrun --nproc_per_node=2 train.py --data ~/my-midis   data-parallel
+"""
+
+
+def flag_help(what, default):
+    """A flag's help: what it sets and its default, unless ``what`` names its own."""
+    return what if "(default" in what else f"{what} (default: {default:g})" if isinstance(default, float) \
+        else f"{what} (default: {default})"
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="train.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # prog: how it was started (train.py, melody-train), as argparse takes it from sys.argv[0]
+    p = argparse.ArgumentParser(description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"melody-playground {__version__}")
     p.add_argument("--data", action="append",
                    help=f"folder of .mid/.midi files, or '{FOLK}' for music21's folk songs; give it several times to "
@@ -61,13 +95,14 @@ def parse_args(argv):
     p.add_argument("--workers", type=int, help="processes for encoding the training files (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="re-encode every file instead of using the cache")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    g = p.add_argument_group("model size (defaults: %s)" % ModelConfig())
-    for name, kind in MODEL_FLAGS.items():
-        g.add_argument("--" + name.replace("_", "-"), type=kind)
-    g = p.add_argument_group("training (defaults: %s)" % TrainConfig())
-    for name, kind in TRAIN_FLAGS.items():
+    model, training = model_config_for(RHYTHM), TrainConfig()
+    g = p.add_argument_group("model size (of a new model: --init-from and --resume keep theirs)")
+    for name, (kind, what) in MODEL_FLAGS.items():
+        g.add_argument("--" + name.replace("_", "-"), type=kind, help=flag_help(what, getattr(model, name)))
+    g = p.add_argument_group("training")
+    for name, (kind, what) in TRAIN_FLAGS.items():
         flag = "--lr" if name == "learning_rate" else "--" + name.replace("_", "-")
-        g.add_argument(flag, dest=name, type=kind)
+        g.add_argument(flag, dest=name, type=kind, help=flag_help(what, getattr(training, name)))
     return p.parse_args(argv)
 
 
@@ -114,11 +149,45 @@ def budget_note(train_config, args, resuming):
     return f"Time budget: {train_config.minutes:g} minutes for this invocation ({origin})."
 
 
-def load_songs(data, encoding, args, context):
+def data_sources(data):
+    """The ``--data`` sources, or the default: ``data/midi/`` when it has MIDI files, else the folk songs."""
+    return list(data) if data else [str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA)
+                                    else FOLK]
+
+
+def default_out(sources):
+    """A new checkpoint's path: ``checkpoints/<first source's name>-<date>-<time>.pt``."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return ckpt.CHECKPOINT_DIR / f"{Path(str(sources[0])).name or 'model'}-{stamp}.pt"
+
+
+def claim_output(out, resuming, held):
+    """Before any data is read: ``out``'s folder must be writable, no other run may be writing ``out``
+    (this run holds its lock until ``held``, an ``ExitStack``, closes), and an existing checkpoint is
+    kept unless this run is resuming it. Raises ``MelodyError`` with a one-line reason."""
+    ckpt.check_writable(out.parent)
+    held.enter_context(output_lock(out))
+    if out.exists() and not resuming:
+        raise MelodyError(f"{out} already exists and is kept: choose another --out, or add --resume to continue it.")
+
+
+def claimed_everywhere(context, out, resuming, held):
+    """:func:`claim_output` in the main process; its verdict on every process (under DDP the others
+    would otherwise wait for the main one for ever)."""
+    problem = None
+    if context.is_main:
+        try:
+            claim_output(out, resuming, held)
+        except MelodyError as exc:
+            problem = str(exc)
+    problem = context.broadcast(problem)
+    if problem:
+        raise MelodyError(problem)
+
+
+def load_songs(sources, encoding, args, context):
     """Encode the training data, one source or several (main process first, so the others read the
     cache); returns ``(sources, songs, skipped, label)``."""
-    sources = list(data) if data else [str(DEFAULT_DATA) if DEFAULT_DATA.is_dir() and find_midi_files(DEFAULT_DATA)
-                                       else FOLK]
     kwargs = dict(config=encoding, cache_dir=None if args.no_cache else "default", workers=args.workers,
                   progress=not args.quiet and context.is_main)
     songs, skipped = [], []
@@ -169,8 +238,12 @@ def main(argv=None):
     model_config = replace(model_config, **given(args, MODEL_FLAGS)) if not (args.resume or args.init_from) else model_config
     train_config = replace(train_config, **given(args, TRAIN_FLAGS))
 
-    with launch(args.device) as context:
-        data, songs, skipped, label = load_songs(data, encoding, args, context)
+    sources = data_sources(data)
+    with launch(args.device) as context, ExitStack() as held:
+        out = Path(context.broadcast(str(out or default_out(sources))))
+        resuming_out = resume_state is not None and out == Path(resume_state.checkpoint)
+        claimed_everywhere(context, out, resuming_out, held)
+        data, songs, skipped, label = load_songs(sources, encoding, args, context)
         if context.is_main:
             print(f"Training data: {label}: {len(songs)} songs, {sum(len(s.melody) for s in songs)} notes.")
             if skipped:
@@ -178,13 +251,6 @@ def main(argv=None):
                 print(f"Skipped {len(skipped)} unreadable or empty files: {names}")
         if not songs:
             raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
-        if out is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = ckpt.CHECKPOINT_DIR / f"{Path(str(data[0])).name or 'model'}-{stamp}.pt"
-            out = Path(context.broadcast(str(out)))
-        resuming_out = resume_state is not None and out == Path(resume_state.checkpoint)
-        if out.exists() and not resuming_out:
-            raise MelodyError(f"{out} already exists and is kept: choose another --out, or add --resume to continue it.")
         parts = split_songs(songs)
         if context.is_main:
             print("Split by file: " + ", ".join(f"{k} {len(v)} songs" for k, v in parts.items())
@@ -206,17 +272,18 @@ def fit_sampling(args, command):
         raise MelodyError("--fit-sampling changes no weights: use it without --resume and --init-from.")
     source = args.fit_sampling
     out = args.out or source.with_name(f"{source.stem}-fitted.pt")
-    if out.exists() and out.resolve() != source.resolve():
-        raise MelodyError(f"{out} already exists and is kept: choose another --out.")
     payload = ckpt.read_file(source, ckpt.FORMAT)
     encoding = EncodingConfig(**payload["encoding_config"])
-    with launch("cpu") as context:
-        data, songs, _, label = load_songs(args.data, encoding, args, context)
-    train_songs = split_songs(songs)["train"]
-    if not train_songs:
-        raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
-    refit_generation(payload, train_songs, out, f"{label} ({len(train_songs)} training songs)", command,
-                     progress=not args.quiet)
+    with launch("cpu") as context, ExitStack() as held:
+        if out.exists() and out.resolve() != source.resolve():
+            raise MelodyError(f"{out} already exists and is kept: choose another --out.")
+        claim_output(out, True, held)
+        data, songs, _, label = load_songs(data_sources(args.data), encoding, args, context)
+        train_songs = split_songs(songs)["train"]
+        if not train_songs:
+            raise MelodyError(f"No usable melodies in {label}: every file was skipped.")
+        refit_generation(payload, train_songs, out, f"{label} ({len(train_songs)} training songs)", command,
+                         progress=not args.quiet)
     print(f"Form plan and length calibration fitted on {len(train_songs)} training songs of {label}; "
           f"written to {out}")
 

@@ -13,8 +13,9 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from . import report
+from .budget import in_time
 from .data import CropSampler
-from .evaluation import bits_per_note
+from .evaluation import total_bits
 from .model import MelodyLSTM, ModelConfig
 from .originality import build_index, merge_indexes
 from .report import sequences
@@ -28,6 +29,7 @@ class TrainConfig:
 
     epochs: int = 200
     minutes: float = 0.0  # time budget of each invocation (a resumed run gets it anew); 0 = none
+    max_steps: int = 0  # step budget of each invocation, like minutes; 0 = none
     batch_size: int = 64
     crop_length: int = 128
     learning_rate: float = 2e-3
@@ -109,6 +111,7 @@ class TrainingRun:
         notes = cfg.notes_per_epoch or self.sampler.total_notes
         self.steps_per_epoch = max(1, math.ceil(notes / (cfg.batch_size * cfg.crop_length)))
         self.epoch, self.best_val, self.bad_epochs, self.history, self.elapsed_before = 0, float("inf"), 0, [], 0.0
+        self.val_songs = None  # how many validation songs every validation scores, once the first has run
         if resume_state is not None:
             self._restore(resume_state)
         self.net = model
@@ -126,8 +129,8 @@ class TrainingRun:
         self.elapsed_before = state.elapsed_seconds
 
     def run_epoch(self, stop, clock):
-        """Train on one epoch's crops. Returns ``(train bits per note, complete, stop requested, out of
-        time)``; the epoch ends early on a stop request or when the time budget is spent."""
+        """Train on one epoch's crops. Returns ``(train bits per note, complete, stop requested, budget
+        spent)``; the epoch ends early on a stop request or when the time or step budget is spent."""
         self.net.train()
         nats, seen, stopped, out_of_time = 0.0, 0, False, False
         while seen < self.steps_per_epoch and not (stopped or out_of_time):
@@ -138,8 +141,26 @@ class TrainingRun:
             seen += 1
             clock.step()
             # Every process must take the same decision, or DDP's next all-reduce waits forever.
-            stopped, out_of_time = self.context.any_each([stop.requested, clock.out_of_time()])
+            stopped, out_of_time = self.context.any_each([stop.requested, clock.out_of_time() or clock.out_of_steps()])
         return nats / seen / math.log(2), seen == self.steps_per_epoch, stopped, out_of_time
+
+    def validate(self, sequences, clock, progress):
+        """Validation bits per note (teacher-forced; the LSTM alone, as the memory is fitted at the end).
+        Under a time budget the first validation scores the songs it reaches within
+        ``Clock.VALIDATION_SHARE`` of the budget, and every later one the same songs, so that epochs
+        compare; it says so when that is not all of them."""
+        first = self.val_songs is None
+        chosen = sequences if first else sequences[: self.val_songs]
+        started = time.monotonic()
+        results, done = in_time(chosen, lambda chunk: total_bits(self.model, chunk, device=self.context.device),
+                                clock.validation_deadline() if first else None, "validation", progress)
+        clock.validated(time.monotonic() - started)
+        if first:
+            self.val_songs = done
+            if done < len(sequences):
+                tqdm.write(f"Validation on {done} of {len(sequences)} songs (the same ones every epoch): all of them "
+                           f"would take more than {Clock.VALIDATION_SHARE:.0%} of the time budget.")
+        return sum(bits for bits, _ in results) / max(sum(tokens for _, tokens in results), 1)
 
     def end_epoch(self, train_bits, val_bits):
         """Record an epoch's scores; returns whether the validation score improved."""
@@ -167,22 +188,33 @@ class TrainingRun:
 
 
 class Clock:
-    """This invocation's time against its budget (``minutes``; 0 = none), shown as the progress bar.
+    """This invocation's time and steps against its budgets (``minutes``, ``max_steps``; 0 = none),
+    shown as the progress bar.
 
-    With a budget the bar counts the budget's seconds, so its total and time left are true (the run
-    stops when the budget is spent, checked after every step); without one it counts the steps of
-    the epochs still to run."""
+    The time budget covers everything after the data is read. Training steps stop (checked after
+    every step) while there is still time for one more validation (as long as the longest so far;
+    at most ``VALIDATION_SHARE`` of the budget, see ``TrainingRun.validate``) and for the fitting at
+    the end of the run (``END_SHARE``, see ``melody.report.finish``). With a time budget the bar
+    counts the budget's seconds, so its total and time left are true; without one it counts the steps
+    still to run."""
 
-    def __init__(self, minutes, steps_per_epoch, epochs, first_epoch, enabled):
+    VALIDATION_SHARE = 0.1
+    END_SHARE = 0.2
+
+    def __init__(self, minutes, steps_per_epoch, epochs, first_epoch, enabled, max_steps=0, start=None):
         self.budget_seconds = minutes * 60
-        self.start = time.monotonic()
+        self.max_steps, self.steps, self.validation_seconds = max_steps, 0, None
+        self.start = time.monotonic() if start is None else start
         if self.budget_seconds:
             self.bar = tqdm(total=self.budget_seconds, desc=f"time budget {tqdm.format_interval(self.budget_seconds)}",
                             disable=not enabled, dynamic_ncols=True,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
         else:
-            self.bar = tqdm(total=epochs * steps_per_epoch, initial=first_epoch * steps_per_epoch, unit="step",
-                            disable=not enabled, dynamic_ncols=True)
+            total = epochs * steps_per_epoch
+            if max_steps:
+                total = min(total, first_epoch * steps_per_epoch + max_steps)
+            self.bar = tqdm(total=total, initial=first_epoch * steps_per_epoch, unit="step", disable=not enabled,
+                            dynamic_ncols=True)
 
     @property
     def elapsed(self):
@@ -191,6 +223,7 @@ class Clock:
 
     def step(self):
         """After a training step."""
+        self.steps += 1
         self.bar.update(1) if not self.budget_seconds else self.refresh()
 
     def refresh(self):
@@ -199,7 +232,28 @@ class Clock:
             self.bar.update(min(self.elapsed, self.budget_seconds) - self.bar.n)
 
     def out_of_time(self):
-        return bool(self.budget_seconds) and self.elapsed >= self.budget_seconds
+        """Whether training must stop to leave the last validation and the end of the run their time."""
+        if not self.budget_seconds:
+            return False
+        validation = self.VALIDATION_SHARE * self.budget_seconds if self.validation_seconds is None \
+            else self.validation_seconds
+        return self.elapsed + validation + self.END_SHARE * self.budget_seconds >= self.budget_seconds
+
+    def out_of_steps(self):
+        return bool(self.max_steps) and self.steps >= self.max_steps
+
+    def end(self):
+        """When the time budget is spent (``time.monotonic()``), or ``None`` without one."""
+        return self.start + self.budget_seconds if self.budget_seconds else None
+
+    def validation_deadline(self):
+        """When a validation must end: ``VALIDATION_SHARE`` of the budget from now, within the budget."""
+        return min(time.monotonic() + self.VALIDATION_SHARE * self.budget_seconds, self.end()) \
+            if self.budget_seconds else None
+
+    def validated(self, seconds):
+        """Note how long a validation took (the longest one is what the next is expected to take)."""
+        self.validation_seconds = max(seconds, self.validation_seconds or 0.0)
 
     def close(self):
         self.bar.close()
@@ -242,6 +296,7 @@ def train(
     encoding = encoding or EncodingConfig()
     cfg = train_config
     out_path, state_path = Path(out_path), state_path_for(out_path)
+    started = time.monotonic()  # the time budget counts from here: setting up the model and its index too
     run = TrainingRun(parts, model_config, cfg, context, encoding, init_state, resume_state)
     if resume_state is not None:
         log(f"Resuming at epoch {run.epoch} (best validation so far {run.best_val:.3f} bits/note).")
@@ -260,7 +315,8 @@ def train(
                     checkpoint=str(out_path), sources=info["data"]["sources"], command=command,
                     originality=info["originality"], cwd=os.getcwd())
 
-    clock = Clock(cfg.minutes, run.steps_per_epoch, cfg.epochs, run.epoch, progress and context.is_main)
+    clock = Clock(cfg.minutes, run.steps_per_epoch, cfg.epochs, run.epoch, progress and context.is_main, cfg.max_steps,
+                  started)
 
     def save_state(reason):
         ckpt.TrainingState(**run.state(clock.elapsed), **settings, saved_because=reason,
@@ -273,7 +329,7 @@ def train(
     if context.is_main:
         record_run(state_path, out_path, RUNNING)
     try:
-        stop_reason = _epochs(run, clock, val_sequences, context, save_state, save_best)
+        stop_reason = _epochs(run, clock, val_sequences, context, save_state, save_best, progress)
     finally:
         clock.close()
     if stop_reason == "interrupted":
@@ -285,7 +341,7 @@ def train(
     metrics = {}
     if context.is_main:
         metrics = report.finish(out_path, parts, run.history, stop_reason, run.epoch, context.device, encoding, info,
-                                progress)
+                                progress, deadline=clock.end(), log=log)
         save_state("finished")
         record_run(state_path, out_path, FINISHED)
         log(report.done_message(metrics, stop_reason, run.epoch, out_path))
@@ -293,7 +349,7 @@ def train(
     return metrics
 
 
-def _epochs(run, clock, val_sequences, context, save_state, save_best):
+def _epochs(run, clock, val_sequences, context, save_state, save_best, progress):
     """Train epoch after epoch until a limit; returns the reason the run stopped."""
     cfg = run.cfg
     with StopRequest() as stop:
@@ -301,7 +357,7 @@ def _epochs(run, clock, val_sequences, context, save_state, save_best):
             train_bits, complete, stopped, out_of_time = run.run_epoch(stop, clock)
             if stopped and not complete:
                 return "interrupted"  # a partial epoch is not scored; the saved state keeps its steps
-            val_bits = context.broadcast(bits_per_note(run.model, val_sequences, device=context.device)
+            val_bits = context.broadcast(run.validate(val_sequences, clock, progress and context.is_main)
                                          if context.is_main else None)
             improved = run.end_epoch(train_bits, val_bits)
             clock.refresh()
@@ -316,7 +372,7 @@ def _epochs(run, clock, val_sequences, context, save_state, save_best):
             if run.bad_epochs >= cfg.patience:
                 return "early stopping"
             if out_of_time:
-                return "time budget"
+                return "step budget" if clock.out_of_steps() else "time budget"
     return "epochs"
 
 

@@ -107,3 +107,29 @@ def write_small_corpus(folder, repeats=3):
         for shift in range(repeats):
             paths.append(write_melody(folder / f"{name}-{shift}.mid", [p + 2 * shift for p in tune * 4]))
     return paths
+
+
+def write_long_songs(folder, count, notes, seed=0):
+    """``count`` files of ``notes`` random notes each (steps in C major, eighths, quarters and some
+    rests): songs long enough for what the end of a training run fits on them (the length
+    calibration continues songs of 64 notes or more)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    scale = [p + 12 * o for o in (0, 1) for p in C_MAJOR_SCALE[:7]]
+    paths = []
+    for number in range(count):
+        steps = np.clip(np.cumsum(rng.integers(-2, 3, notes)) + 7, 0, len(scale) - 1)
+        lengths = rng.choice([0.5, 0.5, 1.0, 1.5], notes)
+        starts = np.concatenate([[0.0], np.cumsum(lengths + 0.5 * (rng.random(notes) < 0.1))[:-1]])
+        paths.append(write_notes(folder / f"song-{number}.mid",
+                                 [(scale[s], float(t), float(n)) for s, t, n in zip(steps, starts, lengths)]))
+    return paths
+
+
+def slow_file(path, offset=0):
+    """A real upload that takes seconds to read: 200,000 short notes (1.6 MB)."""
+    path.write_bytes(midi_file_bytes([note_messages([40 + (i + offset) % 40 for i in range(200_000)], ticks=30)]))
+    return path

@@ -1,4 +1,7 @@
 """The /generate endpoint through a real HTTP client (gradio_client) against the running app."""
+import re
+import time
+
 import numpy as np
 import pytest
 import soundfile
@@ -126,7 +129,40 @@ def test_nan_sent_as_raw_json_is_named(app_url):
     assert "Temperature must be a number from 0 to 2, got nan" in httpx.get(f"{url}/{event}", timeout=60).text
 
 
+def rest_generate(app_url, data):
+    """``/generate`` over Gradio's REST API with ``data`` as the raw list of values: the answer's text."""
+    import json
+
+    import httpx
+
+    url = app_url + "gradio_api/call/generate"
+    event = httpx.post(url, content=json.dumps({"data": data}), headers={"content-type": "application/json"},
+                       timeout=30).json()["event_id"]
+    return httpx.get(f"{url}/{event}", timeout=60).text
+
+
+@pytest.mark.parametrize("data, words", [
+    (["C4 D4"], r"/generate takes 19 values: midi_file, seed_notes, temperature.*this request sent 1"),
+    ([123, "C4 D4"] + [None] * 17, "Input 0 \\(midi_file\\) of /generate is not a value it takes"),
+    ([{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, None] + [None] * 17,
+     "never uploaded to this server"),
+    ([None, ["C4"], None] + [None] * 16, "seed_notes must be text"),
+])
+def test_a_malformed_request_gets_a_message_and_one_log_line(app_server, data, words):
+    url, log_path = app_server
+    before = len(log_path.read_text().splitlines())
+    answer = rest_generate(url, data)
+    assert "event: error" in answer and re.search(words, answer), answer
+    assert '"null"' not in answer and "/etc/passwd" not in answer and "Traceback" not in answer
+    time.sleep(0.3)
+    new = log_path.read_text().splitlines()[before:]
+    said = [line for line in new if "bad request" in line or "user error" in line]
+    assert "Traceback" not in "\n".join(new) and len(said) == 1 and len(said[0]) < 400, new
+
+
 def test_file_part_settings_are_checked(client, tmp_path):
+    with pytest.raises(AppError, match="Number of notes must be a whole number from 1 to 1,024, got 0"):
+        client.predict(seed_notes="C4 D4 E4", seed_count=0, api_name="/generate")  # before: ignored without a file
     path = write_notes(tmp_path / "s.mid", [(60 + i % 5, i * 0.5, 0.5) for i in range(10)])
     with pytest.raises(AppError, match="Number of notes must be a whole number from 1 to 1,024, got 0"):
         client.predict(midi_file=handle_file(str(path)), seed_count=0, api_name="/generate")

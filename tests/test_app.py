@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,3 +42,61 @@ def test_no_checkpoint_is_one_clear_line(tmp_path):
     assert result.returncode != 0
     assert "No checkpoint found" in result.stderr and "train.py" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bug_in_a_handler_is_said_as_a_server_error_and_logged_in_one_line(caplog):
+    from melody.web.answers import SERVER_ERROR
+    from melody.web.page import catching
+
+    def broken(notes):
+        return [notes][3]  # an IndexError: a bug, not the user's mistake
+
+    shown = catching(broken, lambda exc: f"shown: {exc}")("C4")
+    assert shown == f"shown: {SERVER_ERROR}"
+    lines = [r.getMessage() for r in caplog.records if "server error" in r.getMessage()]
+    assert len(lines) == 1 and "IndexError" in lines[0] and "test_app.py" in lines[0]
+
+
+def test_log_lines_are_one_line_with_control_characters_escaped():
+    import logging
+
+    from melody.server import OneLine
+
+    record = logging.LogRecord("melody", logging.INFO, __file__, 1, "user error: %s", ("C4\n\x1b[31mH4",), None)
+    line = OneLine().format(record)
+    assert "\n" not in line and "\x1b" not in line and "C4\\n\\x1b[31mH4" in line
+
+
+@pytest.mark.slow
+def test_the_page_starts_with_the_shipped_model_and_lists_the_others(tmp_path):
+    """A checkpoint trained later is listed, not chosen (issue 21, 11h); a MELODY_CHECKPOINT that names
+    no checkpoint is one line."""
+    import json
+    import os
+    import shutil
+    import urllib.request
+
+    from app_process import start_app, stop_app
+    from test_checkpoint import small_rhythm
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy(ROOT / "checkpoints" / "rhythm.pt", folder)
+    os.utime(folder / "rhythm.pt", (1, 1_000_000))  # as a clone wrote it, long ago
+    small_rhythm(folder / "mine.pt")  # trained just now
+    env = {"MELODY_CHECKPOINT_DIR": str(folder), "MELODY_TMP": str(tmp_path / "files")}
+    process, url, _ = start_app(tmp_path / "app.log", env=env)
+    try:
+        with urllib.request.urlopen(url + "config", timeout=30) as response:
+            config = json.load(response)
+    finally:
+        stop_app(process)
+    started = next(line for line in (tmp_path / "app.log").read_text().splitlines() if "Melody playground:" in line)
+    assert "(model rhythm.pt;" in started
+    dropdown = next(c["props"] for c in config["components"] if c.get("props", {}).get("elem_id") == "checkpoint")
+    assert dropdown["value"] == "rhythm.pt" and {v for _, v in dropdown["choices"]} == {"rhythm.pt", "mine.pt"}
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", "0"], capture_output=True, text=True,
+                            timeout=120, env=dict(os.environ, **env, MELODY_CHECKPOINT="nowhere.pt",
+                                                  GRADIO_ANALYTICS_ENABLED="False"))
+    assert result.returncode != 0 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: MELODY_CHECKPOINT is 'nowhere.pt', which is not one of the checkpoints")

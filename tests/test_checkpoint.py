@@ -1,6 +1,10 @@
 import os
 import pickle
+import shutil
+import struct
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -63,11 +67,11 @@ def test_foreign_and_incompatible_files_are_clear_errors(tmp_path):
     save_small(tmp_path / "m.pt")
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     payload["model_config"]["hidden_size"] = 99
-    torch.save(payload, tmp_path / "bad.pt")
+    ckpt.atomic_save(payload, tmp_path / "bad.pt")  # with its own checksum: whole, but for another model
     with pytest.raises(CheckpointError, match="does not match"):
         load_model(tmp_path / "bad.pt")
     payload["format_version"] = 99
-    torch.save(payload, tmp_path / "new.pt")
+    ckpt.atomic_save(payload, tmp_path / "new.pt")
     with pytest.raises(CheckpointError, match="newer version"):
         load_model(tmp_path / "new.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
@@ -171,3 +175,101 @@ def test_of_checkpoints_written_together_the_rhythm_one_wins_but_a_newer_one_bea
     assert ckpt.default_checkpoint()[0].name == "z-rhythm.pt"
     save_small(tmp_path / "mine.pt", hidden=24)  # trained later: the newest wins
     assert ckpt.default_checkpoint()[0].name == "mine.pt"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def flip_a_weight_byte(path):
+    """Flip one bit in the middle of the largest tensor's bytes, inside torch's zip file (stored,
+    not compressed): what a failing disk or a bad copy does, and what torch.load does not notice."""
+    with zipfile.ZipFile(path) as archive:
+        member = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    with open(path, "r+b") as handle:
+        handle.seek(member.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", handle.read(4))
+        where = member.header_offset + 30 + name_length + extra_length + member.file_size // 2
+        handle.seek(where)
+        byte = handle.read(1)[0]
+        handle.seek(where)
+        handle.write(bytes([byte ^ 0x10]))
+
+
+def test_a_flipped_bit_in_the_weights_is_refused_and_says_what_to_do(tmp_path):
+    damaged = tmp_path / "rhythm.pt"
+    shutil.copy(ROOT / "checkpoints" / "rhythm.pt", damaged)
+    flip_a_weight_byte(damaged)
+    assert isinstance(torch.load(damaged, weights_only=True), dict)  # torch itself loads it without a word
+    with pytest.raises(CheckpointError) as info:
+        load_model(damaged)
+    message = str(info.value)
+    assert message.startswith("'rhythm.pt' is damaged: its contents differ from the checksum") and "\n" not in message
+    assert "git checkout -- checkpoints/rhythm.pt" in message and "train it again" in message
+
+
+def test_the_default_passes_over_a_damaged_shipped_model(tmp_path, monkeypatch, caplog):
+    from melody.encoding import RHYTHM
+    from melody.train_command import model_config_for
+
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.delenv(ckpt.CHOICE_VARIABLE, raising=False)
+    rhythm = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=16, num_layers=1))
+    ckpt.atomic_save(ckpt.checkpoint_payload(rhythm, RHYTHM), tmp_path / "rhythm.pt")
+    save_small(tmp_path / "classic.pt", hidden=20)
+    assert ckpt.default_checkpoint() == (tmp_path / "rhythm.pt", [])
+    flip_a_weight_byte(tmp_path / "rhythm.pt")
+    path, skipped = ckpt.default_checkpoint()
+    assert path.name == "classic.pt"
+    assert [name for name, _ in skipped] == ["rhythm.pt"] and "is damaged: its contents differ" in skipped[0][1]
+    with caplog.at_level("WARNING", logger="melody"):
+        assert load_model().config.hidden_size == 20
+    assert "rhythm.pt passed over" in caplog.text
+
+
+def test_every_save_writes_a_checksum_and_files_from_before_checksums_still_load(tmp_path):
+    path = tmp_path / "m.pt"
+    save_small(path)
+    payload = torch.load(path, weights_only=True)
+    assert payload["sha256"] == ckpt.contents_digest(payload)
+    assert ckpt.contents_digest(dict(payload, command="python train.py --other")) != payload["sha256"]
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "old.pt")  # as every checkpoint was written before
+    assert load_model(tmp_path / "old.pt").config.hidden_size == 24
+    for name in ("rhythm.pt", "classic.pt"):  # the shipped ones were given theirs, weights unchanged
+        shipped = ckpt.read_file(ROOT / "checkpoints" / name, ckpt.FORMAT)
+        assert shipped["sha256"] == ckpt.contents_digest(shipped)
+
+
+def small_rhythm(path, hidden=16):
+    from melody.encoding import RHYTHM
+    from melody.train_command import model_config_for
+
+    model = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=hidden, num_layers=1))
+    ckpt.atomic_save(ckpt.checkpoint_payload(model, RHYTHM, finished=True), path)
+
+
+def test_a_trained_checkpoint_is_the_default_only_once_chosen(tmp_path, monkeypatch):
+    """The shipped rhythm.pt stays the default when a newer checkpoint is trained; MELODY_CHECKPOINT
+    (a name or a path) chooses another, which must be there and load (issue 21, 11h)."""
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.delenv(ckpt.CHOICE_VARIABLE, raising=False)
+    small_rhythm(tmp_path / "rhythm.pt", hidden=16)
+    save_small(tmp_path / "classic.pt", hidden=20)
+    os.utime(tmp_path / "rhythm.pt", (time.time() - 500, time.time() - 500))
+    small_rhythm(tmp_path / "mine-20261207.pt", hidden=24)  # trained just now: the newest
+    assert ckpt.default_checkpoint() == (tmp_path / "rhythm.pt", [])
+    assert load_model().config.hidden_size == 16
+    monkeypatch.setenv(ckpt.CHOICE_VARIABLE, "mine-20261207.pt")
+    assert load_model().config.hidden_size == 24
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    small_rhythm(elsewhere / "far.pt", hidden=12)
+    monkeypatch.setenv(ckpt.CHOICE_VARIABLE, str(elsewhere / "far.pt"))  # a path: also listed, for the page
+    assert load_model().config.hidden_size == 12 and "far.pt" in [p.name for p in melody.list_checkpoints()]
+    monkeypatch.setenv(ckpt.CHOICE_VARIABLE, "nowhere.pt")
+    with pytest.raises(CheckpointError, match="MELODY_CHECKPOINT is 'nowhere.pt', which is not one of the checkp"):
+        load_model()
+    flip_a_weight_byte(tmp_path / "mine-20261207.pt")
+    monkeypatch.setenv(ckpt.CHOICE_VARIABLE, "mine-20261207.pt")
+    with pytest.raises(CheckpointError, match="damaged"):  # chosen, so never replaced quietly
+        ckpt.default_checkpoint()

@@ -1,8 +1,10 @@
-import math
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,11 +12,13 @@ from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_co
 
 import train as train_cli
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def run(*args, cwd=None):
+
+def run(*args, cwd=None, env=None):
     # With CI set, pyfluidsynth prints a line to stdout when it is imported; --json output must stay clean
     # whether or not the variable is set, so the CLI always runs with it here.
-    env = {**os.environ, "CI": "true"}
+    env = {**os.environ, "CI": "true", **(env or {})}
     return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
@@ -166,3 +170,41 @@ def test_fit_sampling_refits_the_form_plan_and_lengths_and_keeps_the_weights(sma
     assert status != 0 and "already exists and is kept" in error and "Traceback" not in error
     status = train_cli.cli(["--fit-sampling", str(tmp_path / "nowhere.pt"), "--data", str(corpus), "--quiet"])
     assert status != 0 and "does not exist" in capsys.readouterr().err
+
+
+def test_version_and_help_load_neither_torch_nor_numba():
+    """`melody --version` took 6.5 s importing torch and numba it does not use; the API stays whole."""
+    code = ("import runpy, sys\n"
+            "sys.argv = ['melody', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('melody', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('loaded:', sorted(m for m in ('torch', 'numba') if m in sys.modules))")
+    for args in (["--version"], ["--help"], ["generate", "--help"], ["encode", "--help"]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stdout.splitlines()[-1] == "loaded: []", (args, result.stdout)
+    code = ("import sys, melody\n"
+            "assert 'torch' not in sys.modules and 'numba' not in sys.modules\n"
+            "from melody import generate, load_model, CheckpointError\n"
+            "assert callable(melody.encode_midi) and set(melody.__all__) <= set(dir(melody))\n"
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr  # loaded once it is used
+
+
+def test_generate_uses_the_shipped_model_until_another_is_chosen(small_checkpoint, tmp_path):
+    """A checkpoint trained later is not the default by itself: --checkpoint or MELODY_CHECKPOINT
+    chooses it (issue 21, 11h)."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy(ROOT / "checkpoints" / "rhythm.pt", folder)
+    os.utime(folder / "rhythm.pt", (1, 1_000_000))  # as a clone wrote it, long ago
+    shutil.copy(small_checkpoint, folder / "mine.pt")  # trained just now
+    env = {"MELODY_CHECKPOINT_DIR": str(folder)}
+    seed = ["generate", "--seed", "C4 D4 E4", "--length", "4", "--out", str(tmp_path / "x.mid")]
+    for extra, chosen, used in [({}, [], "rhythm.pt"), ({"MELODY_CHECKPOINT": "mine.pt"}, [], "mine.pt"),
+                                ({}, ["--checkpoint", str(folder / "mine.pt")], "mine.pt")]:
+        result = run(*seed, *chosen, env=dict(env, **extra))
+        assert result.returncode == 0 and result.stdout.splitlines()[-1].endswith(f"(checkpoint {used})"), result
+    result = run(*seed, env=dict(env, MELODY_CHECKPOINT="nowhere.pt"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: MELODY_CHECKPOINT is 'nowhere.pt', which is not one of the checkpoints")

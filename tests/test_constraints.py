@@ -140,6 +140,7 @@ def test_a_scale_preference_leans_towards_the_scale_without_forbidding_others(rh
     ("3-C4", None, "is not a pin"),
     ("3:Q4", None, "not a note"),
     ("5:C4@2", None, "too early"),
+    ("15:C4@999999", None, "starts by sixteenth 1,024 at the latest"),  # before: searched for until the budget ran out
 ])
 def test_constraints_that_cannot_be_met_say_why(rhythm, pins, scale, message):
     seed = melody.melody_from_text("C4 D4 E4", rhythm.encoding)
@@ -190,3 +191,9 @@ def test_a_copy_cap_with_an_older_kind_of_index_says_so(rhythm):
     older.info = dict(rhythm.info, originality=dict(rhythm.info["originality"], order=4, unit=None))
     with pytest.raises(melody.SeedError, match="older kind"):
         melody.generate(older, melody.melody_from_text("C4 D4 E4", rhythm.encoding), 8, max_copy=8)
+
+
+def test_a_note_pinned_twice_is_refused_naming_both_pins():
+    with pytest.raises(melody.SeedError, match=r"Note 5 of the continuation is pinned twice \(5:G4 and 5:C5/4\)"):
+        parse_pins("5:G4 10:C5 5:C5/4")
+    assert set(parse_pins("5:G4 6:G4")) == {5, 6}

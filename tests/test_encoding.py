@@ -1,7 +1,7 @@
 import pytest
 from midi_factory import C_MAJOR_SCALE, midi_bytes, write_melody, write_notes, write_tick_track
 
-from melody import MidiError, encode_midi
+from melody import CLASSIC, MidiError, encode_midi
 from melody.midi_io import load_midi_bytes
 
 
@@ -49,7 +49,7 @@ def test_only_drums_is_a_clear_error(tmp_path):
 
 def test_notes_outside_range_fold_by_octaves(tmp_path):
     pitches = [36, 60, 100, 53, 91]
-    melody = encode_midi(write_melody(tmp_path / "wide.mid", pitches + C_MAJOR_SCALE * 3))
+    melody = encode_midi(write_melody(tmp_path / "wide.mid", pitches + C_MAJOR_SCALE * 3), CLASSIC)
     assert list(melody.pitches[:5]) == [60, 60, 88, 65, 79]
     assert melody.notes_folded == 4
     assert all(54 <= p <= 90 for p in melody.pitches)
@@ -97,3 +97,31 @@ def test_data_bytes_over_127_are_clipped_not_fatal(tmp_path):
 def test_missing_file_is_a_midi_error(tmp_path):
     with pytest.raises(MidiError, match="Cannot open"):
         encode_midi(tmp_path / "nope.mid")
+
+
+def test_the_summary_says_what_the_count_of_the_source_counts(tmp_path):
+    path = write_notes(tmp_path / "two.mid", [(60 + i, i * 0.5, 0.5) for i in range(8)],
+                       extra_tracks=[([(48, i * 1.0, 1.0) for i in range(4)], 0, False), ([(36, 0.0, 1.0)], 0, True)])
+    summary = encode_midi(path).summary()  # the melody: the upper line; the 12 notes: both tracks, not the drum
+    assert summary.startswith("8 melody notes, 1 bar, taken from the 12 notes of all its non-drum tracks;"), summary
+
+
+def test_every_function_that_takes_an_encoding_defaults_to_the_rhythm_one(tmp_path):
+    """One default everywhere: the shipped default model's encoding (issue 21, 11j)."""
+    import inspect
+
+    from melody import RHYTHM, corpus, encoding, melody_from_pitches, melody_from_text, seeds, uploads
+
+    path = write_notes(tmp_path / "song.mid", [(60, 0, 1), (62, 1, 0.5), (64, 2, 2)])
+    melody = encode_midi(path)
+    assert melody.rhythm and melody == encode_midi(path, RHYTHM) and melody != encode_midi(path, CLASSIC)
+    assert [tuple(n) for n in melody.original_notes()] == [(0, 4, 60), (4, 2, 62), (8, 8, 64)]  # lengths kept
+    assert melody_from_text("C4/4 r/4 E4/2") == melody_from_text("C4/4 r/4 E4/2", RHYTHM)
+    assert melody_from_pitches([60, 62]).rhythm and seeds.seed_from_notes("C4 D4").rhythm
+    functions = [encoding.encode_midi, encoding.melody_from_text, encoding.melody_from_pitches,
+                 encoding.melody_from_items, encoding.melody_from_pretty_midi, corpus.encode_files,
+                 corpus.encode_folk_corpus, seeds.seed_from_notes, seeds.seed_from_pitches, seeds.seed_from_grid,
+                 seeds.read_upload, seeds.seed_part, seeds.seed_from_midi, seeds.continue_from,
+                 uploads.UploadReader.melody]
+    for function in functions:
+        assert inspect.signature(function).parameters["config"].default == RHYTHM, function.__qualname__

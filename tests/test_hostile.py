@@ -9,7 +9,7 @@ from midi_factory import midi_bytes
 
 from melody import Melody, MidiError, encode_midi
 from melody.encoding import melody_from_pretty_midi
-from melody.midi_io import load_midi_bytes
+from melody.midi_io import DAMAGE, DAMAGED, damage, load_midi_bytes
 from melody.playground import seed_from_midi
 from melody.sandbox import call_limited
 
@@ -69,6 +69,34 @@ def test_upload_reading_is_bounded_in_time_and_memory(tmp_path):
     assert list(seed.pitches) == [60, 62, 64, 65, 67]
 
 
+def said_plainly(message):
+    """A reading error says what is wrong with the file in this package's own words, never the MIDI
+    libraries' ("float division by zero", "running status without last_status")."""
+    if "could not be read as MIDI" not in message:
+        return True  # the package's other messages (empty, not MIDI, no tracks...) are its own
+    return any(f"MIDI: {said}. " in message for said in [*(s for _, s in DAMAGE), DAMAGED])
+
+
+@pytest.mark.parametrize("library_says", [
+    ZeroDivisionError("float division by zero"), IndexError("list index out of range"),
+    KeyError("Could not decode key with 127 sharps"), OSError("running status without last_status"),
+    ValueError("something no one has seen before"), EOFError(),
+])
+def test_what_the_midi_libraries_say_becomes_a_sentence_about_the_file(library_says):
+    said = damage(library_says)
+    assert said in [s for _, s in DAMAGE] + [DAMAGED]
+    assert not str(library_says) or str(library_says).lower() not in said.lower()
+
+
+def test_a_key_signature_with_127_sharps_is_said_plainly(tmp_path):
+    data = bytearray(midi_bytes())
+    data[22:22] = b"\x00\xff\x59\x02\x7f\x00"  # a key signature of 127 sharps, first in the track
+    data[18:22] = (int.from_bytes(data[18:22], "big") + 6).to_bytes(4, "big")
+    with pytest.raises(MidiError) as info:
+        load_midi_bytes(bytes(data), "sharps.mid")
+    assert said_plainly(str(info.value)) and "sharps" in str(info.value) and "127" not in str(info.value)
+
+
 def _write(path, data):
     path.write_bytes(data)
     return path
@@ -91,7 +119,8 @@ def test_fuzzed_midi_bytes_give_a_melody_or_a_midi_error(data):
             del original[at:]
     try:
         midi = load_midi_bytes(bytes(original), "fuzzed.mid")
-    except MidiError:
+    except MidiError as exc:
+        assert said_plainly(str(exc)), str(exc)
         return
     melody = melody_from_pretty_midi(midi)
     assert all(54 <= p <= 90 for p in melody.pitches)

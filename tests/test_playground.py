@@ -3,7 +3,7 @@ import wave
 import numpy as np
 import pytest
 import soundfile
-from melody.encoding import RHYTHM
+from melody.encoding import CLASSIC, RHYTHM
 from midi_factory import C_MAJOR_SCALE, pitches_in, timed_notes_in, write_melody
 
 from melody import SeedError
@@ -21,7 +21,7 @@ def test_seed_from_typed_notes_keeps_its_key():
 def test_typed_lengths_and_rests_are_kept_by_the_rhythm_encoding():
     seed = pg.seed_from_notes("C4/4 D4/8 r/8 E4/2", config=RHYTHM)
     assert seed.original_notes() == [(0, 4, 60), (4, 2, 62), (8, 8, 64)] and seed.end_step == 16
-    classic = pg.seed_from_notes("C4/4 D4/8 r/8 E4/2")
+    classic = pg.seed_from_notes("C4/4 D4/8 r/8 E4/2", config=CLASSIC)
     assert classic.original_notes() == [(0, 2, 60), (2, 2, 62), (4, 2, 64)]  # the write-up's: all eighths
 
 
@@ -167,7 +167,7 @@ def test_the_grid_keeps_lengths_and_rests_with_rhythm_and_drops_them_for_the_cla
     assert seed.original_notes() == [(0, 2, 60), (4, 4, 64), (10, 2, 67)]
     assert "C4 r E4/4 r G4" in seed.describe()
     assert pg.grid_pins(drawn) == "0:C5"  # the column after G4's end
-    assert pg.seed_from_grid(drawn).original_notes() == [(0, 2, 60), (2, 2, 64), (4, 2, 67)]  # classic: eighths
+    assert pg.seed_from_grid(drawn, CLASSIC).original_notes() == [(0, 2, 60), (2, 2, 64), (4, 2, 67)]  # eighths
     fine = {"unit": 1, "cells": [None, 60, {"note": 62, "len": 3}, None, {"note": 64, "len": 1}, 65]}
     assert pg.seed_from_grid(fine, RHYTHM).original_notes() == [(1, 1, 60), (2, 2, 62), (4, 1, 64), (5, 1, 65)]
     assert pg.seed_from_grid({"unit": 1, "cells": [{"note": 64, "len": 40}]}, RHYTHM).original_notes() == \
@@ -200,3 +200,12 @@ def test_generation_in_stages_gives_the_audio_before_the_pictures(playground):
     assert "1 variation of 16 notes" in done.summary
     again = playground.generate(seed, pg.Settings(length=16, rng_seed=3))  # in one go: the same notes
     assert again.variations[0].notes == v.notes
+
+
+def test_what_reading_typed_notes_changed_names_the_notes_as_typed():
+    from melody.seeds import typed_changes
+
+    text = "3/4 C2 Db4/4 E4"
+    said = typed_changes(text, pg.seed_from_notes(text, config=RHYTHM))
+    assert "C2 to C4" in said and "Db4 is shown as C#4" in said
+    assert typed_changes("C4 E4", pg.seed_from_notes("C4 E4", config=RHYTHM)) == ""

@@ -140,3 +140,23 @@ def test_every_slider_of_the_page_takes_its_range_and_default_from_the_settings(
             assert control.step == limit.step, name
             checked += 1
     assert checked >= 8
+
+
+def test_the_copy_cap_has_one_range_for_the_page_the_server_and_the_command_line():
+    import gradio as gr
+
+    from melody.cli import build_parser
+    from melody.web import page
+
+    cap = LIMITS["max_copy"]
+    with gr.Blocks():
+        slider = page.settings_panel()["max_copy"]
+    assert (slider.minimum, slider.maximum) == (0, cap.high)  # 0: off; else the server's range
+    assert f"{cap.low:,} to {cap.high:,}" in slider.label
+    assert Settings(max_copy=cap.high).checked().max_copy == cap.high
+    assert Settings(max_copy=0).checked().max_copy is None
+    with pytest.raises(SeedError, match=f"from {cap.low:,} to {cap.high:,}"):
+        Settings(max_copy=cap.low - 1).checked()
+    generate = next(a for a in build_parser()._subparsers._group_actions[0].choices["generate"]._actions
+                    if a.dest == "max_copy")
+    assert f"{cap.low} to {cap.high:,}" in generate.help

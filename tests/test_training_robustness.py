@@ -15,6 +15,7 @@ from test_corpus import write_abc_files
 import melody
 import train as train_cli
 from melody import corpus as corpus_module
+from melody.runs import lock_path
 from melody.training import state_path_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,3 +185,81 @@ def test_a_worker_exits_with_its_status_and_all_its_output(world_size):
                             env=dict(env, WORLD_SIZE=world_size))
     assert result.returncode == 3
     assert result.stdout == "done\n"
+
+
+def test_a_second_run_with_the_same_out_stops_at_once_naming_the_first(corpus, tmp_path):
+    """Two runs writing one checkpoint would overwrite each other's: while the first trains (its long
+    first epoch has written nothing yet), a second with the same --out says which process holds it
+    and exits before reading any data; the first goes on, and its lock is gone when it ends."""
+    out = tmp_path / "model.pt"
+    first = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(corpus), "--out", str(out),
+                              "--notes-per-epoch", "2000000", *SMALL_TRAINING_FLAGS], cwd=tmp_path,
+                             env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = ""
+        while "Split by file" not in printed and first.poll() is None:  # it is training now
+            printed += first.stdout.readline()
+        second = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(corpus), "--out", str(out),
+                                 "--epochs", "1", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        still_training = first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        output, _ = first.communicate(timeout=60)
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    assert second.stderr == (f"error: {out} is being written by another training run (process {first.pid}): wait "
+                             "for it to finish, stop it, or choose another --out.\n")
+    assert "Training data" not in second.stdout  # it stopped before reading any
+    assert still_training and first.returncode == 0 and "Stopped on request" in output
+    assert torch.load(state_path_for(out), weights_only=True)["saved_because"] == "interrupted"
+    assert not lock_path(out).exists()  # released as the first run ended
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(corpus, tmp_path):
+    out = tmp_path / "model.pt"
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.kill()
+    killed.wait()
+    lock_path(out).parent.mkdir(parents=True)
+    lock_path(out).write_text(f"{killed.pid}\n")  # what a run killed with SIGKILL leaves behind
+    train_cli.main(["--data", str(corpus), "--out", str(out), "--epochs", "1", *SMALL_TRAINING_FLAGS])
+    assert melody.load_model(out).info["finished"] and not lock_path(out).exists()
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder no file can be made in, for real: immutable (chattr +i) when running as root, whom
+    permissions do not stop; read-only by its mode otherwise."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    root = os.geteuid() == 0
+    command = ["chattr", "+i", str(folder)] if root else ["chmod", "555", str(folder)]
+    if subprocess.run(command, capture_output=True).returncode != 0:
+        pytest.skip(f"cannot make a folder unwritable here ({' '.join(command[:2])} failed)")
+    try:
+        if os.access(folder, os.W_OK) and not root:
+            pytest.skip("this user can write to a read-only folder")
+        yield folder
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)] if root else ["chmod", "755", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["immutable folder", "a file where a folder should be"])
+def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_data_is_read(corpus, tmp_path, where,
+                                                                                     request):
+    if where == "immutable folder":
+        folder = request.getfixturevalue("unwritable_folder")
+        reason = "operation not permitted" if os.geteuid() == 0 else "permission denied"
+    else:
+        folder = tmp_path / "notes.txt" / "runs"
+        (tmp_path / "notes.txt").write_text("a file, not a folder")
+        reason = f"'{tmp_path / 'notes.txt'}' is a file, not a folder"
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", str(corpus), "--out",
+                             str(folder / "model.pt"), *SMALL_TRAINING_FLAGS], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (f"error: Cannot write checkpoints into '{folder}' ({reason}): choose an --out in a "
+                             "folder you can write to.\n")
+    assert "Training data" not in result.stdout and time.monotonic() - started < 60
+    assert not list((tmp_path / "cache").glob("**/*.json"))  # no file was even encoded

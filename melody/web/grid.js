@@ -9,14 +9,16 @@ const pitchOf = (v) => (inRange(v) ? v : isLong(v) ? v.note : null);      // a n
 const lengthOf = (v) => (isLong(v) && Number.isInteger(v.len) && v.len > 1 ? v.len : 1);
 // The value: {unit: sixteenths per column (2: eighths, 1: sixteenths), cells: one entry per column}.
 // A cell is null (nothing starts there), a pitch (a note one column long), {note, len} or {pin}.
+// A value may also carry its meter, [beats, beat] (4/4 without one).
+const meterOf = (v) => (v && Array.isArray(v.meter) && v.meter.length === 2 ? { meter: v.meter.slice() } : {});
 function asValue(v) {
   if (Array.isArray(v)) return { unit: 2, cells: v.slice() };
-  if (v && typeof v === 'object' && Array.isArray(v.cells)) return { unit: v.unit === 1 ? 1 : 2, cells: v.cells.slice() };
+  if (v && typeof v === 'object' && Array.isArray(v.cells)) return { unit: v.unit === 1 ? 1 : 2, cells: v.cells.slice(), ...meterOf(v) };
   return { unit: 2, cells: [] };
 }
 const maxColumns = (unit) => MAX_STEPS / unit;
 function norm(v) {            // valid cells only, notes cut where the next one starts, no trailing nulls
-  const { unit } = v, cells = [];
+  const { unit } = v, cells = [], meter = meterOf(v);
   for (let s = 0; s < Math.min(v.cells.length, props.steps); s++) {
     const c = v.cells[s];
     cells.push(inRange(c) ? c : isLong(c) ? { note: c.note, len: Math.min(lengthOf(c), maxColumns(unit)) }
@@ -30,7 +32,7 @@ function norm(v) {            // valid cells only, notes cut where the next one 
     next = s;
   }
   while (cells.length && cells[cells.length - 1] === null) cells.pop();
-  return { unit, cells };
+  return { unit, cells, ...meter };
 }
 function noteAt(cells, step) {  // the note sounding in column ``step``: {start, pitch, len}, or null
   for (let s = step; s >= 0 && s > step - MAX_STEPS; s--) {
@@ -124,7 +126,7 @@ element.addEventListener('pointerdown', (e) => {
   e.preventDefault();
   try { cell.releasePointerCapture(e.pointerId); } catch (err) {}
   const step = +cell.dataset.step, pitch = +cell.dataset.pitch;
-  const before = current(), work = { unit: before.unit, cells: before.cells.slice() };
+  const before = current(), work = { ...before, cells: before.cells.slice() };
   const note = noteAt(work.cells, step), here = work.cells[step];
   stroke = { id: e.pointerId, before, work, step, pitch, moved: false };
   if (isPin(here) && here.pin === pitch) {
@@ -208,7 +210,7 @@ function setUnit(unit) {      // sixteenth or eighth columns: the notes stay whe
   });
   pushHistory(v);
   props.steps = unit === 1 ? 2 * props.steps : Math.max(64, Math.ceil(props.steps / 2));
-  commit({ unit, cells });
+  commit({ ...v, unit, cells });
 }
 element.addEventListener('change', (e) => {
   const t = e.target;
@@ -219,6 +221,10 @@ element.addEventListener('change', (e) => {
     markScale();
   } else if (t.dataset.action === 'unit') {
     setUnit(+t.value);
+  } else if (t.dataset.action === 'meter') {
+    const cur = current();
+    pushHistory(cur);
+    commit({ ...cur, meter: t.value.split('/').map(Number) });
   }
 });
 element.addEventListener('click', (e) => {
@@ -227,7 +233,7 @@ element.addEventListener('click', (e) => {
   const cur = current();
   if (b.dataset.action === 'clear' && cur.cells.length) {
     pushHistory(cur);
-    commit({ unit: cur.unit, cells: [] });
+    commit({ ...cur, cells: [] });
   } else if (b.dataset.action === 'undo' && history.length) {
     commit(history.pop());
   } else if (b.dataset.action === 'draw') {
@@ -244,17 +250,35 @@ element.addEventListener('click', (e) => {
 // ---- keyboard: a cursor moved by the arrow keys; Enter/Space toggle a note, P a pin ----------
 const cursor = { step: 0, pitch: 60 };
 let hadFocus = false;
+// A screen reader hears the cursor's cell: the grid points at it (aria-activedescendant), and the
+// cell says its pitch, its column and what is there.
+const CURSOR_ID = `${element.id || 'grid'}-cursor`;
+function cursorLabel(c) {
+  const name = c.parentElement.querySelector('.pr-label').textContent, where = `${name}, step ${cursor.step + 1}`;
+  if (c.classList.contains('on')) return `${where}: a note, ${c.title.split(' ')[1]}`;
+  if (c.classList.contains('pin')) return `${where}: a pinned note`;
+  if (c.classList.contains('hold')) return `${where}: the note before goes on sounding`;
+  return `${where}: empty`;
+}
 function showCursor() {
-  element.querySelectorAll('.pr-cell.cursor').forEach((c) => c.classList.remove('cursor'));
+  element.querySelectorAll('.pr-cell.cursor').forEach((c) => {
+    c.classList.remove('cursor');
+    c.removeAttribute('id');
+    c.removeAttribute('aria-label');
+  });
   const c = element.querySelector(`.pr-cell[data-step="${cursor.step}"][data-pitch="${cursor.pitch}"]`);
+  const grid = element.querySelector('.pr-grid');
   if (c) {
     c.classList.add('cursor');
+    c.id = CURSOR_ID;
+    c.setAttribute('aria-label', cursorLabel(c));
+    if (grid) grid.setAttribute('aria-activedescendant', CURSOR_ID);
     c.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
 }
 function toggleAt(step, pitch, pin) {
   const before = current();
-  const work = { unit: before.unit, cells: before.cells.slice() };
+  const work = { ...before, cells: before.cells.slice() };
   while (work.cells.length <= step) work.cells.push(null);
   const here = work.cells[step], note = noteAt(work.cells, step);
   if (isPin(here) && here.pin === pitch) work.cells[step] = null;
@@ -265,7 +289,7 @@ function toggleAt(step, pitch, pin) {
   commit(work);
 }
 function resizeAt(step, pitch, change) {  // Shift + Right / Left: the note under the cursor, a column longer / shorter
-  const before = current(), work = { unit: before.unit, cells: before.cells.slice() };
+  const before = current(), work = { ...before, cells: before.cells.slice() };
   const note = noteAt(work.cells, step);
   if (!note || note.pitch !== pitch) return;
   const len = Math.max(1, Math.min(note.len + change, maxColumns(work.unit)));
@@ -293,6 +317,8 @@ element.addEventListener('keydown', (e) => {
   }
   e.preventDefault();
   hadFocus = true;
+  // A note placed or resized redraws the grid, which may keep its elements and drop the cursor's marks.
+  requestAnimationFrame(() => { if (!element.querySelector('.pr-cell.cursor')) showCursor(); });
 });
 element.addEventListener('focusin', (e) => { if (e.target.classList && e.target.classList.contains('pr-grid')) showCursor(); });
 // The grid is drawn again when its value changes: keep where it was scrolled to (at first: its
@@ -341,7 +367,7 @@ function play(pitch, since) {
   pitch = snapped(pitch);
   sound(pitch, since);
   const before = current();
-  const work = { unit: before.unit, cells: before.cells.slice() };
+  const work = { ...before, cells: before.cells.slice() };
   const end = endOf(work.cells);  // recording goes on after the last note
   if (end >= props.steps) return;
   place(work.cells, end, pitch, 1);

@@ -3,7 +3,8 @@
 Its value is ``{"unit": 2, "cells": [60, None, {"note": 64, "len": 2}, {"pin": 67}]}``: sixteenths
 per column (2: eighths, 1: sixteenths), then one entry per column: None where nothing starts (a rest,
 or a note still sounding), a MIDI pitch (a note one column long), a longer note, or a pin; trailing
-empty columns trimmed (``melody.seeds.grid_notes`` reads it, ``grid_value`` makes it from a seed).
+empty columns trimmed (``melody.seeds.grid_notes`` reads it, ``grid_value`` makes it from a seed);
+and, when it is not 4/4, its meter: ``"meter": [3, 4]`` (bar lines and beats; the *Meter* menu sets it).
 A plain list of cells also works (eighth columns).
 """
 from pathlib import Path

@@ -21,16 +21,17 @@ import gradio as gr
 from .. import __version__, server
 from .. import playground as pg
 from ..errors import MelodyError
-from ..notes import note_name, parse_timed_notes
+from ..seeds import grid_meter, typed_changes
 from ..settings import BETA_SUGGESTED, LIMITS
 from ..storage import Storage
+from .answers import SERVER_ERROR, Page, describe_bug
 from .grid import GRID_STEPS, piano_grid
 
 log = logging.getLogger("melody")
 DEFAULT_PORT = 7860
 SESSION_IDLE_SECONDS = 1800  # a session's page state is dropped after half an hour without a request
 SESSION_CAPACITY = 1000
-EXAMPLES = [  # with lengths (/4 a quarter, /8 an eighth, a dot for dotted, r a rest); plain names are eighths
+EXAMPLES = [  # with lengths (/4 a quarter, /8 an eighth, a dot for dotted, r a rest), after a meter if not 4/4
     ["C4 D4 E4 F4 G4 A4 B4 C5/4", "C major scale"],
     ["A3 B3 C4 D4 E4 F4 G#4 A4/4", "A harmonic minor scale"],
     ["C4/8 D4/8 E4/4 G4/8 A4/8 C5/4 A4/8 G4/8 E4/4 D4/2", "pentatonic line"],
@@ -38,14 +39,19 @@ EXAMPLES = [  # with lengths (/4 a quarter, /8 an eighth, a dot for dotted, r a 
     ["E4/4 E4/4 F4/4 G4/4 G4/4 F4/4 E4/4 D4/4 C4/4 C4/4 D4/4 E4/4 E4/4. D4/8 D4/2", "Ode to Joy"],
     ["C4/4 C4/4 G4/4 G4/4 A4/4 A4/4 G4/2 F4/4 F4/4 E4/4 E4/4 D4/4 D4/4 C4/2", "Twinkle, Twinkle"],
     ["G4/4 A4/4 B4/4 G4/4 G4/4 A4/4 B4/4 G4/4 B4/4 C5/4 D5/2 B4/4 C5/4 D5/2", "Frère Jacques"],
-    ["A4/4 C5/2 D5/4 E5/4. F5/8 E5/4 D5/2 B4/4 G4/4. A4/8 B4/4 C5/2 A4/4 A4/4. G#4/8 A4/4 B4/2 G#4/4 E4/2",
+    ["3/4 A4/4 C5/2 D5/4 E5/4. F5/8 E5/4 D5/2 B4/4 G4/4. A4/8 B4/4 C5/2 A4/4 A4/4. G#4/8 A4/4 B4/2 G#4/4 E4/2",
      "Greensleeves (in 3/4)"],
 ]
 
 # Gradio keeps uploads and a copy of every file an event returns in GRADIO_TEMP_DIR (read when a
 # component or the server is made): point it at this server's bounded storage, where results are
 # written, so that each result is on disk once.
-STORAGE = Storage(base=os.environ.get("MELODY_TMP") or os.environ.get("GRADIO_TEMP_DIR"))
+# Gradio's reload mode imports this module again inside the running server (gr.NO_RELOAD is then
+# False), which serves files from the folder it started with only: that import writes there too.
+if not gr.NO_RELOAD and os.environ.get("GRADIO_TEMP_DIR"):
+    STORAGE = Storage(root=os.environ["GRADIO_TEMP_DIR"])
+else:
+    STORAGE = Storage(base=os.environ.get("MELODY_TMP") or os.environ.get("GRADIO_TEMP_DIR"))
 os.environ["GRADIO_TEMP_DIR"] = str(STORAGE.root)
 atexit.register(STORAGE.close)
 
@@ -74,16 +80,25 @@ def RawCheckbox(*args, **kwargs):  # noqa: N802
 
 def catching(fn, handle):
     """``fn`` with a ``MelodyError`` (bad file, note or setting: the user's, not a bug) logged as one
-    short line, not a traceback, and handed to ``handle``, whose result is returned."""
+    short line, not a traceback, and handed to ``handle``, whose result is returned. Any other error
+    is a bug: logged as one line that says where, and handed on as a ``MelodyError`` that says so."""
+
+    def answer(exc):
+        if isinstance(exc, MelodyError):
+            log.info("user error in %s: %s", fn.__name__, exc)
+            return handle(exc)
+        log.warning("server error in %s: %s", fn.__name__, describe_bug(exc))
+        return handle(MelodyError(SERVER_ERROR))
 
     if inspect.isgeneratorfunction(fn):  # an event that sends its outputs in stages (Gradio streams them)
         @functools.wraps(fn)
         def stages(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except MelodyError as exc:
-                log.info("user error in %s: %s", fn.__name__, exc)
-                yield handle(exc)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                yield answer(exc)
 
         return stages
 
@@ -91,9 +106,10 @@ def catching(fn, handle):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except MelodyError as exc:
-            log.info("user error in %s: %s", fn.__name__, exc)
-            return handle(exc)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            return answer(exc)
 
     return wrapper
 
@@ -107,8 +123,10 @@ def user_errors(fn):
     return catching(fn, toast)
 
 
-def session_of(request):
-    return getattr(request, "session_hash", None) if request is not None else None
+def client_of(request):
+    """The requester's address (what the upload reader's limits count by, whatever session id it sends)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return getattr(client, "host", None)
 
 
 def slider(name, label=None, **kwargs):
@@ -164,20 +182,20 @@ def seed_panel(playground, default_seed):
             notes = gr.Textbox(label="Notes", placeholder="C4 D4 E4 G4   or   C4/4 D4/8 E4/8 r/4 G4/2   or   60 62 64 67",
                                info="a name and octave (C4 = middle C), or a MIDI number; add a length: /4 quarter, "
                                     "/8 eighth (the default), /16, /2, /1, a dot for dotted (/4.), *N for N sixteenths; "
-                                    "r is a rest", elem_id="notes",
+                                    "r is a rest; start with a meter such as 3/4 or 6/8 if not 4/4", elem_id="notes",
                                max_length=pg.MAX_SEED_NOTES * 16)
             notes_message = gr.Markdown(elem_id="notes-message")
             use_notes = gr.Button("Use these notes", elem_id="use-notes")
             gr.Examples([[e[0]] for e in EXAMPLES], [notes], label="Examples (click one)",
                         example_labels=[e[1] for e in EXAMPLES], cache_examples=False)
-    seed_text = gr.Markdown(f"**Seed:** {default_seed.describe()}", elem_id="seed-text")
+    seed_text = gr.Markdown(seed_line(default_seed), elem_id="seed-text")
     seed_roll = gr.Image(playground.seed_preview(default_seed), label="Seed", interactive=False,
                          elem_id="seed-roll", height=260)
     seed_message = gr.Markdown(elem_id="seed-message")
     with gr.Row():
         hear = gr.Button("Hear the seed", size="sm", elem_id="hear-seed")
         undo = gr.Button("Undo seed", size="sm", elem_id="undo-seed", interactive=False)
-    seed_audio = gr.Audio(label="The seed alone", interactive=False, elem_id="seed-audio")
+    seed_audio = gr.Audio(label="The seed alone", interactive=False, elem_id="seed-audio", autoplay=True)
     return dict(grid=grid, hear=hear, seed_audio=seed_audio, upload=upload, upload_info=upload_info,
                 seed_start=seed_start, seed_count=seed_count, use_part=use_part, notes=notes, use_notes=use_notes,
                 notes_message=notes_message, seed_text=seed_text, seed_roll=seed_roll, undo=undo,
@@ -191,8 +209,10 @@ def settings_panel():
     c["length"] = slider("length", "Length (notes)", elem_id="length")
     c["variations"] = slider("variations", elem_id="variations")
     with gr.Accordion("Advanced", open=False):
-        c["rule"] = gr.Radio(["temperature", "softmax base (beta)"], value="temperature", label="Sampling rule")
-        c["beta"] = slider("beta", f"beta (the original used {BETA_SUGGESTED:g})", value=BETA_SUGGESTED)
+        c["rule"] = gr.Radio(["temperature", "softmax base (beta)"], value="temperature", label="Sampling rule",
+                             elem_id="rule")
+        c["beta"] = slider("beta", f"beta (the original used {BETA_SUGGESTED:g})", value=BETA_SUGGESTED, visible=False,
+                           elem_id="beta")
         c["top_k"] = slider("top_k", "top-k (0 = off)", value=0)
         c["top_p"] = slider("top_p", "top-p (1 = off)", value=1.0)
         c["memory"] = slider("memory", info="how often the melody's own phrases come back: 1 = as much as in the "
@@ -216,8 +236,12 @@ def settings_panel():
         with gr.Row():
             c["loop"] = gr.Checkbox(False, label="Seamless loop: end leading back into the seed (played twice)",
                                     elem_id="loop")
-            c["max_copy"] = slider("max_copy", "Copy cap: at most N notes in a row from a training song (0 = off, "
-                                   "else 8 or more)", value=0, minimum=0, elem_id="max-copy")
+            cap = LIMITS["max_copy"]  # the server's range, and 0 for off
+            c["max_copy"] = slider("max_copy", f"Copy cap: at most N notes in a row from a training song (0 = off, "
+                                   f"else {cap.low:,} to {cap.high:,})", value=0, minimum=0, elem_id="max-copy")
+    # beta is the softmax base's only setting: shown while that rule is chosen
+    c["rule"].change(lambda rule: gr.Slider(visible=rule != "temperature"), c["rule"], c["beta"],
+                     api_visibility="private", show_progress="hidden")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
     c["message"] = gr.Markdown(elem_id="generate-message")
     with gr.Row():
@@ -248,30 +272,40 @@ def results_panel():
                 midi = gr.File(label="MIDI (seed then continuation)", elem_id=f"midi-{number}", min_width=FILES_MIN_WIDTH)
                 more = gr.File(label="Also: the continuation alone (MIDI), and WAV", file_count="multiple",
                                elem_id=f"downloads-{number}", min_width=FILES_MIN_WIDTH)
-                with gr.Column(min_width=160):
-                    alone = gr.Button("Play the continuation alone", elem_id=f"alone-{number}")
-                    keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}")
+                with gr.Column(min_width=160):  # usable once there is a result; a mistake is said under them
+                    alone = gr.Button("Play the continuation alone", elem_id=f"alone-{number}", interactive=False)
+                    keep = gr.Button(f"Continue from variation {number}", elem_id=f"continue-{number}",
+                                     interactive=False)
+                    said = gr.Markdown(elem_id=f"continue-message-{number}")
             alone.click(None, None, None, js=f"() => window.melodyPlayContinuation({number})",
                         api_visibility="private")
-        outputs.append((group, audio, roll, histogram, midi, more, timeline, keep))
+        outputs.append((group, audio, roll, histogram, midi, more, timeline, keep, alone, said))
     return summary, compare, outputs
-
-
-SEED_MESSAGE = 4  # where the seed's message is among the seed views
 
 
 def seed_views_of(playground, state):
     """What the page shows of a session's seed: the state, its piano roll, its description, the Undo
-    button (usable when there is a seed to go back to), the seed's message (cleared), and the grid,
-    which shows the seed whatever its source (its notes with their lengths; long seeds scroll)."""
+    button (usable when there is a seed to go back to), the seed's message (cleared), the grid,
+    which shows the seed whatever its source (its notes with their lengths; long seeds scroll), and
+    the message under Generate (cleared: a warning there was about a seed that is gone)."""
     value = pg.grid_value(state["seed"])
     grid = gr.HTML(value=value, steps=grid_steps(value))
-    return (state, playground.seed_preview(state["seed"]), f"**Seed:** {state['seed'].describe()}",
-            gr.Button(interactive=bool(state["history"])), "", grid)
+    return (state, playground.seed_preview(state["seed"]), seed_line(state["seed"]),
+            gr.Button(interactive=bool(state["history"])), "", grid, "")
+
+
+def plain(text):
+    """``text`` shown as it is in a ``gr.Markdown``: ``C5*10 D5*3`` stays that, not ``C510 D53`` in italics."""
+    return re.sub(r"([\\`*_\[\]<>#~|])", r"\\\1", str(text))
+
+
+def seed_line(seed):
+    """The "Seed:" line: what the seed is, its notes as typed (plain text: a length ``*N`` is no Markdown)."""
+    return f"**Seed:** {plain(seed.describe())}"
 
 
 def warning(exc):
-    return f"⚠️ {str(exc)[:600]}"
+    return f"⚠️ {plain(str(exc)[:600])}"
 
 
 def beside(fn, outputs, message):
@@ -294,17 +328,19 @@ def grid_changed(playground, value, state, checkpoint=None):
     if not notes:
         empty = "The grid is empty: draw some notes (or press Undo on the grid)."
         return (pg.with_problem(state, empty), gr.skip(), "**Seed:** the grid is empty: draw some notes.", gr.skip(), "",
-                gr.skip())
-    if notes == pg.grid_notes(pg.grid_value(state["seed"])) and not state.get("problem"):
-        return (gr.skip(),) * 6  # only pins changed: the seed keeps its own rhythm
+                gr.skip(), gr.skip())
+    if notes == pg.grid_notes(pg.grid_value(state["seed"])) and grid_meter(value) == state["seed"].time_signature() \
+            and not state.get("problem"):
+        return (gr.skip(),) * 7  # only pins changed: the seed keeps its own rhythm
     seed = pg.seed_from_grid(value, playground.encoding(checkpoint))
-    return (*seed_views_of(playground, pg.with_seed(state, seed, live=True))[:5], gr.skip())  # the grid has it
+    views = seed_views_of(playground, pg.with_seed(state, seed, live=True))
+    return (*views[:5], gr.skip(), views[6])  # the grid has it
 
 
-def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoint):
+def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoint, generate_message):
     """Seeds are made in the encoding of the chosen checkpoint (its extraction, lengths or not). A
     mistake shows next to its input; the current seed and its roll stay as they were."""
-    seed_views = [session, s["seed_roll"], s["seed_text"], s["undo"], s["seed_message"], s["grid"]]
+    seed_views = [session, s["seed_roll"], s["seed_text"], s["undo"], s["seed_message"], s["grid"], generate_message]
     show_seed = functools.partial(seed_views_of, playground)
     s["grid"].input(beside(functools.partial(grid_changed, playground), seed_views, s["seed_message"]),
                     [s["grid"], session, checkpoint], seed_views, trigger_mode="always_last", show_progress="hidden",
@@ -319,16 +355,17 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
 
     def inspect_upload(path, state, start, count, ckpt, request: gr.Request):
         if not path:
-            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), "", gr.skip(), gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
         try:
-            seed, melody = playground.seed_from_upload(path, start, count, session_of(request), ckpt)
+            seed, melody = playground.seed_from_upload(path, start, count, client_of(request), ckpt)
         except MelodyError as exc:  # said beside the upload; a bad file leaves the box
             log.info("user error in upload: %s", exc)
             bad_file = None if "Start at note" not in str(exc) and "Number of notes" not in str(exc) else gr.skip()
-            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), warning(exc), bad_file, gr.skip()
+            return state, gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), gr.skip(), warning(exc), bad_file, gr.skip()
         limit = LIMITS["tempo_bpm"]
         file_tempo = round(min(max(melody.tempo_bpm, limit.low), limit.high), 1)  # the page plays it at the file's tempo
-        return *show_seed(pg.with_seed(state, seed)), f"**{Path(path).name}:** {melody.summary()}.", gr.skip(), file_tempo
+        return (*show_seed(pg.with_seed(state, seed)), f"**{plain(Path(path).name)}:** {plain(melody.summary())}.",
+                gr.skip(), file_tempo)
 
     upload_inputs = [s["upload"], session, s["seed_start"], s["seed_count"], checkpoint]
     upload_outputs = [*seed_views, s["upload_info"], s["upload"], tempo]
@@ -338,7 +375,7 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
 
     def typed_seed(text, state, ckpt):
         seed = pg.seed_from_notes(text, config=playground.encoding(ckpt))
-        return *show_seed(pg.with_seed(state, seed, live=True)), typed_changes(text, seed)
+        return *show_seed(pg.with_seed(state, seed, live=True)), plain(typed_changes(text, seed))
 
     typed_views = [*seed_views, s["notes_message"]]
     typed = beside(typed_seed, typed_views, s["notes_message"])
@@ -350,7 +387,8 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
             return typed_seed(text, state, ckpt)
         except MelodyError as exc:  # said beside the text; Generate will not continue an older seed
             problem = f"The typed notes have a mistake: {exc}"
-            return pg.with_problem(state, problem), gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), warning(exc)
+            return (pg.with_problem(state, problem), gr.skip(), gr.skip(), gr.skip(), "", gr.skip(), gr.skip(),
+                    warning(exc))
 
     s["notes"].change(while_typing, [s["notes"], session, checkpoint], typed_views, trigger_mode="always_last",
                       show_progress="hidden", api_visibility="private")
@@ -359,25 +397,11 @@ def wire_seed_events(playground, s, session, tempo, program, soundfont, checkpoi
     return seed_views, show_seed
 
 
-def typed_changes(text, seed):
-    """What reading the typed notes changed, in words (empty when nothing did)."""
-    typed = [p for p, _ in parse_timed_notes(text) if p is not None]
-    said = []
-    moved = [(a, b) for a, b in zip(typed, seed.original_pitches()) if a != b]
-    if moved:
-        a, b = moved[0]
-        said.append(f"{len(moved)} note{'s' if len(moved) > 1 else ''} outside the model's range moved by octaves "
-                    f"(e.g. {note_name(a)} to {note_name(b)})")
-    if re.search(r"(?<![A-Za-z])[A-Ga-g]b-?[0-9]", text):
-        said.append("flats are written as sharps (Bb4 is shown as A#4)")
-    return ("ℹ️ " + "; ".join(said) + ".") if said else ""
-
-
 def wire_generation(playground, c, session, checkpoint, soundfont, summary, compare, outputs, seed_views, show_seed,
                     grid):
     def run(state, ckpt, font, temp, n, k_variations, how, b, k, p, mem, rng, new_rng, bpm, prog, back, shade,
             pins, scale, strength, loop, max_copy, grid):
-        pins = " ".join(filter(None, [pg.grid_pins(grid), pins]))  # typed pins win over drawn ones at one index
+        pins = " ".join(filter(None, [pg.grid_pins(grid), pins]))  # a note pinned on the grid and typed: refused
         settings = pg.Settings(length=n, temperature=temp, beta=b if how != "temperature" else None,
                                top_k=k or None, top_p=p, rng_seed=None if new_rng else rng, tempo_bpm=bpm,
                                program=prog, original_key=back, variations=k_variations,
@@ -404,6 +428,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
                             gr.skip()]
             else:
                 updates += [group, None, None, None, None, None, gr.skip()]
+            updates += [gr.skip(), gr.skip()]  # Continue and Play alone: usable when the result is whole
         yield updates
         *_, result = stages
         state = dict(state, results=[v.continuation for v in result.variations], results_seed=result.seed)
@@ -415,13 +440,14 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
                             [str(v.continuation_midi_path), str(v.wav_path)], v.timeline]
             else:
                 updates += [gr.skip(), None, None, None, None, None, None]
+            updates += [gr.Button(interactive=number < count), gr.Button(interactive=number < count)]
         yield updates
 
     inputs = [session, checkpoint, soundfont] + [c[k] for k in (
         "temperature", "length", "variations", "rule", "beta", "top_k", "top_p", "memory", "rng_seed", "fresh",
         "tempo", "program", "original_key", "show_probs", "pins", "scale", "scale_strength", "loop", "max_copy")] + [grid]
     results = [session, c["rng_seed"], summary, c["message"], compare,
-               *[x for group in outputs for x in group[:7]]]
+               *[x for group in outputs for x in group[:9]]]
     # The progress shows under the button just clicked: on every output it was out of view, and
     # animating some 30 overlays cost the page about 50 ms of a 256-note Generate (bench/page.py).
     c["generate"].click(beside(run, results, c["message"]), inputs, results, api_visibility="private",
@@ -434,26 +460,34 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
     c["loop_playback"].change(lambda on: [gr.Audio(loop=bool(on)) for _ in audios], c["loop_playback"], audios,
                               api_visibility="private")
 
-    for number, (*_parts, keep) in enumerate(outputs):
+    for number, group in enumerate(outputs):
+        keep, said = group[7], group[9]
+
         def keep_going(state, ckpt, number=number):
             if number >= len(state.get("results", [])):
                 raise MelodyError("Generate first: there is no result to continue from yet.")
             # the seed these results continued, even if another seed was set since
             longer = pg.continue_from(state["results_seed"], state["results"][number], playground.encoding(ckpt))
-            return show_seed(pg.with_seed(state, longer))
+            return *show_seed(pg.with_seed(state, longer)), ""
 
-        keep.click(beside(keep_going, seed_views, seed_views[SEED_MESSAGE]), [session, checkpoint], seed_views,
+        views = [*seed_views, said]
+        keep.click(beside(keep_going, views, said), [session, checkpoint], views,
                    api_visibility="private").success(None, None, None, js=SCROLL_TO.format("seed-roll"),
                                                      api_visibility="private")
 
 
-# Contrast of at least 4.5:1 for the Generate button and the hints (WCAG AA). On any width, a
-# download's name wraps instead of being cut to ".n", a dropdown's text stops before its arrow, and
-# a piano roll's label sits above the picture instead of over it.
+# Contrast of at least 4.5:1 (WCAG AA) for the Generate button, the hints, the sliders' ends, the
+# players' times, "Use via API" and the selected tab (axe-core checks every page state:
+# tests/test_browser.py). On any width, a download's name wraps instead of being cut to ".n", a
+# dropdown's text stops before its arrow, and a piano roll's label sits above the picture instead of over it.
 PAGE_CSS = """
 #generate { background: #c2410c; border-color: #9a3412; color: #ffffff; }
 #generate:hover { background: #9a3412; }
 :root, .dark { --block-info-text-color: #52525b; }
+:root { --body-text-color-subdued: #52525b; }
+.dark { --body-text-color-subdued: #a1a1aa; }
+button[role=tab].selected { color: #c2410c; }
+.timestamps time, .controls .playback span { color: var(--body-text-color-subdued) !important; }
 .file-preview td.filename, .file-preview td.filename .stem { white-space: normal; overflow-wrap: anywhere;
                                                              overflow: visible; }
 .file-preview td.filename .ext { white-space: nowrap; flex: none; overflow: visible; }
@@ -471,13 +505,23 @@ PAGE_JS = """() => {
     if (id.startsWith('histogram-')) return `Pitch classes of the seed and of variation ${id.slice(10)}'s continuation`;
     return null;
   };
-  const apply = () => document.querySelectorAll('img').forEach((img) => {
-    const holder = img.closest('[id]');
-    const text = holder ? alt(holder.id) : null;
-    if (text && img.alt !== text) img.alt = text;
-  });
+  const apply = () => {
+    document.querySelectorAll('img').forEach((img) => {
+      const holder = img.closest('[id]');
+      const text = holder ? alt(holder.id) : null;
+      if (text && img.alt !== text) img.alt = text;
+    });
+    // Gradio's empty boxes carry a label that a plain box may not have (the block's own label names
+    // it); the upload area and a player's speed button are named by the words they show.
+    document.querySelectorAll('.empty[aria-label]:not([role])').forEach((box) => box.removeAttribute('aria-label'));
+    document.querySelectorAll('button.upload-container[aria-label]').forEach((b) => b.removeAttribute('aria-label'));
+    document.querySelectorAll('button.playback[aria-label]').forEach((b) => {
+      const shown = b.textContent.trim(), label = b.getAttribute('aria-label');
+      if (shown && !label.startsWith(shown)) b.setAttribute('aria-label', `${shown} speed: ${label.toLowerCase()}`);
+    });
+  };
   new MutationObserver(apply).observe(document.body, {childList: true, subtree: true, attributes: true,
-                                                      attributeFilter: ['src']});
+                                                      attributeFilter: ['src', 'aria-label']});
   apply();
 // Playheads: a line over each result's piano roll where its audio is; a click on the roll plays from there.
 const findAudio = (root) => {
@@ -494,6 +538,21 @@ const timeline = (n) => {
            seedEnd: +data.dataset.seedEnd, end: +data.dataset.end };
 };
 const audioOf = (n) => { const holder = document.getElementById(`audio-${n}`); return holder && findAudio(holder); };
+const seedAudio = () => { const holder = document.getElementById('seed-audio'); return holder && findAudio(holder); };
+// One sound at a time: a player that starts (a result, or the seed alone) pauses every other one,
+// also when it started playing by itself before it was found.
+const solo = (audio) => {
+  if (!audio.dataset.stopAt) queue = [];  // played by hand: a comparison under way ends
+  for (const other of [seedAudio(), audioOf(1), audioOf(2), audioOf(3), audioOf(4)]) {
+    if (other && other !== audio) { delete other.dataset.stopAt; other.pause(); }
+  }
+};
+const watch = (audio) => {
+  if (!audio || audio.dataset.watched) return;
+  audio.dataset.watched = '1';
+  audio.addEventListener('play', () => solo(audio));
+  if (!audio.paused) solo(audio);
+};
 // The continuation alone: from where the seed ends to where the continuation ends, then the next
 // in the queue (Compare plays each variation's continuation in turn). One result sounds at a time.
 let queue = [];
@@ -526,16 +585,7 @@ const lookUp = (n) => {
   const img = roll && roll.querySelector('img');
   const audio = audioOf(n);
   if (!img || !line || !audio || !img.clientWidth) return null;
-  if (!audio.dataset.watched) {
-    audio.dataset.watched = '1';
-    audio.addEventListener('play', () => {
-      if (!audio.dataset.stopAt) queue = [];  // played by hand: a comparison under way ends
-      for (let m = 1; m <= 4; m++) {
-        const other = audioOf(m);
-        if (other && other !== audio) { delete other.dataset.stopAt; other.pause(); }
-      }
-    });
-  }
+  watch(audio);
   const box = img.parentElement;
   if (getComputedStyle(box).position === 'static') box.style.position = 'relative';
   let head = box.querySelector('.playhead');
@@ -566,7 +616,7 @@ const lookUp = (n) => {
 };
 const follow = (now) => {
   const fresh = now - looked > 250;
-  if (fresh) looked = now;
+  if (fresh) { looked = now; watch(seedAudio()); }
   for (let n = 1; n <= 4; n++) {
     let h = heads[n];
     if (fresh || (h && !(h.audio.isConnected && h.img.isConnected))) h = heads[n] = lookUp(n);
@@ -603,7 +653,7 @@ GENERATE_REQUESTS = 16
 def api_panel(playground):
     """The HTTP API: ``/generate``, usable with gradio_client by keyword (see the README)."""
     with gr.Row(visible=False):
-        inputs = [gr.File(file_types=[".mid", ".midi"]), gr.Textbox(pg.DEFAULT_SEED_NOTES), RawNumber(1.0),
+        inputs = [gr.File(file_types=[".mid", ".midi"]), raw(gr.Textbox(pg.DEFAULT_SEED_NOTES)), RawNumber(1.0),
                   RawNumber(64, precision=0), RawNumber(None, precision=0), RawNumber(None), RawNumber(None, precision=0),
                   RawNumber(None), RawNumber(None), RawNumber(0, precision=0), RawCheckbox(True),
                   RawNumber(0, precision=0), RawNumber(64, precision=0), RawNumber(1.0), raw(gr.Textbox("")),
@@ -621,7 +671,7 @@ def api_panel(playground):
         "seed"), loop (end leading back into the seed), max_copy (notes in a row from a training song).
         Returns the audio (MP3), the piano roll (PNG), the MIDI file (seed then continuation) and a summary."""
         result = playground.generate_request(
-            midi_file, seed_notes, seed_start, seed_count, session_of(request), temperature=temperature,
+            midi_file, seed_notes, seed_start, seed_count, client_of(request), temperature=temperature,
             length=length, rng_seed=rng_seed, beta=beta, top_k=top_k, top_p=top_p, tempo_bpm=tempo_bpm,
             program=program, original_key=original_key, memory=memory, pins=pins, scale=scale, loop=loop,
             max_copy=max_copy, scale_strength=scale_strength)
@@ -635,7 +685,7 @@ def api_panel(playground):
 def build(playground):
     """The page (a ``gr.Blocks``) over a ``melody.playground.Playground``."""
     default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy", playground.encoding())
-    with gr.Blocks(title="Melody playground") as page:
+    with Page(title="Melody playground") as page:
         session = gr.State(pg.new_session(default_seed), time_to_live=SESSION_IDLE_SECONDS)
         gr.Markdown("# Melody playground\nGive the start of a tune, pick how adventurous the model may be, "
                     "and hear an LSTM trained on Pokémon music continue it.")
@@ -647,7 +697,7 @@ def build(playground):
                 controls = settings_panel()
         summary, compare, outputs = results_panel()
         seed_views, show_seed = wire_seed_events(playground, seeds, session, controls["tempo"],
-                                                 controls["program"], soundfont, checkpoint)
+                                                 controls["program"], soundfont, checkpoint, controls["message"])
         wire_generation(playground, controls, session, checkpoint, soundfont, summary, compare, outputs, seed_views,
                         show_seed, seeds["grid"])
 
@@ -672,6 +722,11 @@ def parse_args(argv=None):
                              "$MELODY_PORT, which like --port must be free")
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     parser.add_argument("--concurrency", type=int, default=2, help="generations served at once (default 2)")
+    parser.add_argument("--allowed-host", action="append", metavar="NAME",
+                        default=[n for n in (env.get("MELODY_ALLOWED_HOSTS") or "").split(",") if n.strip()],
+                        help="a host name the server answers to besides localhost, its IP addresses and --host "
+                             "(repeat it for more; *.example.com allows the subdomains); also $MELODY_ALLOWED_HOSTS, "
+                             "comma-separated. Requests for any other name are refused (DNS rebinding).")
     parser.add_argument("--storage-mb", type=int, default=int(env.get("MELODY_STORAGE_MB") or 1024),
                         help="most disk space for uploads and results, in MB; the oldest go first "
                              "(default 1024; also $MELODY_STORAGE_MB)")
@@ -706,6 +761,7 @@ def start(page, playground, args, expire_every_seconds=60.0):
 
     port = pick_port(args.host, args.port)
     STORAGE.max_bytes = args.storage_mb * 2**20
+    server.random_upload_folders()
     page.queue(default_concurrency_limit=args.concurrency, max_size=64)
     threading.Thread(target=playground.warm_up, daemon=True).start()
     _, local_url, share_url = page.launch(
@@ -713,7 +769,8 @@ def start(page, playground, args, expire_every_seconds=60.0):
         server_name=args.host, server_port=port, share=args.share, max_file_size=f"{server.MAX_UPLOAD_BYTES >> 20}mb",
         footer_links=["api"], enable_monitoring=False, quiet=True, prevent_thread_lock=True,
         state_session_capacity=SESSION_CAPACITY,
-        app_kwargs={"middleware": [Middleware(server.RequestGuard, storage=STORAGE)]})
+        app_kwargs={"middleware": [Middleware(server.RequestGuard, storage=STORAGE, allowed_hosts=server.served_hosts(
+            args.host, args.allowed_host, args.share))]})
     server.keep_expiring_sessions(page.server_app, SESSION_IDLE_SECONDS, SESSION_CAPACITY, expire_every_seconds)
     print(f"Melody playground: {local_url}" + (f" and {share_url}" if share_url else "")
           + f"  (model {playground.default_checkpoint().name}; sound: {playground.renderer(0).describe()}; "
@@ -731,12 +788,13 @@ def serve(page, playground, args):
         pass
     print("Stopping: deleting this server's uploads and results.", flush=True)
     page.close(verbose=False)
-    playground.uploads.close()
+    playground.close()
     STORAGE.close()
 
 
 def make_playground(concurrency=2):
-    return pg.Playground(voices=concurrency, storage=STORAGE)
+    """The server's playground: generation in ``concurrency`` worker processes (see ``melody.workers``)."""
+    return pg.Playground(voices=concurrency, storage=STORAGE, isolated=True)
 
 
 def main(argv=None):
