@@ -415,14 +415,16 @@ def melody_from_items(items, config=RHYTHM, source="typed notes", meter=None):
 
 
 def _time_signature(midi, steps_per_quarter):
-    """``(steps per bar, step of a bar start)`` from the file's first time signature (4/4 at 0 without one)."""
+    """``(steps per bar, step of a bar start, (beats, beat))`` from the file's first time signature (4/4
+    at 0 without one; the meter None where the signature made no bar and 4/4 was taken instead)."""
     changes = sorted(midi.time_signature_changes, key=lambda t: t.time)
     if not changes:
-        return 4 * steps_per_quarter, 0
+        return 4 * steps_per_quarter, 0, None
     first = changes[0]
     bar = meter_of(first.numerator, first.denominator, steps_per_quarter)
     start = int(round(midi.time_to_tick(first.time) / midi.resolution * steps_per_quarter))
-    return bar, start % bar
+    written = first.numerator * steps_per_quarter * 4 == bar * first.denominator  # not the 4/4 fallback
+    return bar, start % bar, (int(first.numerator), int(first.denominator)) if written else None
 
 
 def melody_from_pretty_midi(midi, config=RHYTHM, source=""):
@@ -438,7 +440,7 @@ def melody_from_pretty_midi(midi, config=RHYTHM, source=""):
                 tracks_past_limits=getattr(midi, "tracks_dropped", 0))
     if not everything:
         return Melody(notes=(), tokens=(), rhythm=config.rhythm, **info)
-    bar, offset = _time_signature(midi, per_quarter)
+    bar, offset, meter = _time_signature(midi, per_quarter)  # the meter as written: a 6/8 file stays in 6/8
     found = melody_notes(midi, method=config.extraction)  # start, end, pitch, part, beat
     beats = found[:, 4]
     end_beats = np.array([midi.time_to_tick(t) for t in found[:, 1]]) / midi.resolution
@@ -450,7 +452,7 @@ def melody_from_pretty_midi(midi, config=RHYTHM, source=""):
     melody = melody_from_notes(onsets, steps, found[:, 2].astype(np.int64), config,
                                key_pitches=[n.pitch for n in everything], key_weights=weights,
                                steps_per_bar=bar, bar_offset=offset, **info)
-    return replace(melody, notes_under_melody=len(everything) - len(melody))
+    return replace(melody, notes_under_melody=len(everything) - len(melody), meter=meter)
 
 
 def encode_midi(path, config=RHYTHM):

@@ -137,10 +137,13 @@ class _Worker:
         self.connection.close()
         self._start()
 
-    def stop(self):
-        self.connection.close()  # the worker reads the end of the socket and returns
+    def stop(self, deadline):
+        """Let the process end by itself until ``deadline`` (``time.monotonic()``), then kill it. A
+        worker still warming up would not notice the socket's end until it is ready: it is killed."""
+        if not self.ready:
+            self.process.kill()
         try:
-            self.process.wait(5)
+            self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -166,11 +169,12 @@ class Workers:
         self._idle = queue.Queue()
         self._all = []
         self._lock = threading.Lock()
+        self.closed = False
 
     def start(self):
         """Start the worker processes (once; the first request or ``wait_ready`` does it otherwise)."""
         with self._lock:
-            while len(self._all) < self.count:
+            while len(self._all) < self.count and not self.closed:
                 worker = _Worker(len(self._all) + 1, self.playground_kwargs)
                 self._all.append(worker)
                 self._idle.put(worker)
@@ -223,19 +227,29 @@ class Workers:
         return [worker.process.pid for worker in self._all]
 
     def wait_ready(self, timeout=None):
-        """Wait until every worker has warmed up (``timeout``: the start-up limit)."""
+        """Wait until every worker has warmed up (``timeout``: the start-up limit); returns at once,
+        quietly, when the workers are being closed meanwhile (the server is stopping)."""
         self.start()
         taken = [self._idle.get() for _ in self._all]
         try:
             for worker in taken:
                 worker.wait_ready(timeout or self.start_timeout_s)
+        except (OSError, EOFError):
+            if not self.closed:
+                raise
         finally:
             for worker in taken:
                 self._idle.put(worker)
 
     def close(self):
+        """Stop every worker: the ends of their sockets first (an idle worker returns at once), then each
+        is waited for, 5 s in all, or killed."""
+        self.closed = True
         for worker in self._all:
-            worker.stop()
+            worker.connection.close()
+        deadline = time.monotonic() + 5.0
+        for worker in self._all:
+            worker.stop(deadline)
 
 
 def main(argv=None):

@@ -4,6 +4,8 @@ any melody the encoder can make continues, whatever its bar grid and whatever is
 The whole suite runs with numba's bounds checking on (``tests/conftest.py``), so an index past an
 array in a compiled step is an ``IndexError`` here, not silent damage (or a crash of the server).
 """
+import os
+
 import numpy as np
 import pretty_midi
 import pytest
@@ -194,7 +196,11 @@ def requests(draw):
                 max_copy=draw(st.sampled_from([None, None, 8, 12])), particles=draw(st.sampled_from([None, 8])))
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+# 120 fixed examples in the suite (about 10 s); MELODY_PROPERTY_EXAMPLES=1500 draws that many afresh
+EXAMPLES = int(os.environ.get("MELODY_PROPERTY_EXAMPLES") or 0)
+
+
+@settings(max_examples=EXAMPLES or 120, deadline=None, derandomize=not EXAMPLES,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(spec=encoded_melodies(), request=requests(), checkpoint=st.sampled_from(CHECKPOINTS))
 def test_any_encoded_melody_continues_with_any_steering(models, spec, request, checkpoint):

@@ -99,3 +99,15 @@ def test_the_command_lines_seed_takes_a_meter_into_the_midi_file(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert signatures(out) == [(6, 8, 0.0)]
+
+
+def test_an_uploaded_file_keeps_its_own_meter_into_the_midi_file(playground, tmp_path):
+    """A 6/8 file and a 3/4 file both have bars of 12 sixteenths; each is exported in its own meter."""
+    for meter in ((6, 8), (3, 4)):
+        midi = melody_to_midi([(2 * i, 2, 60 + i % 7) for i in range(24)], time_signature=meter)
+        path = tmp_path / f"in-{meter[0]}-{meter[1]}.mid"
+        midi.write(str(path))
+        seed, whole = playground.seed_from_upload(path)
+        assert whole.steps_per_bar == 12 and seed.time_signature() == meter
+        result = playground.generate(seed, pg.Settings(length=4, rng_seed=1))
+        assert signatures(result.variations[0].midi_path) == [(*meter, 0.0)]

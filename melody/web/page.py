@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -480,6 +481,7 @@ def wire_generation(playground, c, session, checkpoint, soundfont, summary, comp
 # players' times, "Use via API" and the selected tab (axe-core checks every page state:
 # tests/test_browser.py). On any width, a download's name wraps instead of being cut to ".n", a
 # dropdown's text stops before its arrow, and a piano roll's label sits above the picture instead of over it.
+# The checkpoint warnings never scroll (a region that scrolls must take the keyboard's focus: axe).
 PAGE_CSS = """
 #generate { background: #c2410c; border-color: #9a3412; color: #ffffff; }
 #generate:hover { background: #9a3412; }
@@ -495,6 +497,7 @@ button[role=tab].selected { color: #c2410c; }
 input[role=combobox] { text-overflow: ellipsis; padding-right: 28px !important; }
 #seed-roll .image-container, [id^=roll-] .image-container { padding-top: 2.2em; }
 #generate-message:has([data-testid=status-tracker]:not(.hide)) { min-height: 3em; }
+#checkpoint-warnings, #checkpoint-warnings * { overflow: visible !important; }
 """
 
 # Every picture says what it shows (Gradio's images have no alt text of their own).
@@ -780,12 +783,14 @@ def start(page, playground, args, expire_every_seconds=60.0):
 
 def serve(page, playground, args):
     """Launch the page and block until Ctrl-C or SIGTERM; then stop and delete this server's files."""
-    stop = threading.Event()
+    # The handler only appends to a list: one that took a lock (Event.set) could find it held by the
+    # very wait it interrupted, and the server would never stop.
+    stop = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # before the address is printed: a stop may follow at once
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, frame: stop.append(signum))
     start(page, playground, args)
-    while page.is_running and not stop.wait(0.5):
-        pass
+    while page.is_running and not stop:
+        time.sleep(0.2)  # a signal ends the sleep at once
     print("Stopping: deleting this server's uploads and results.", flush=True)
     page.close(verbose=False)
     playground.close()
