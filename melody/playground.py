@@ -130,8 +130,9 @@ class Playground:
         if isolated:
             from .workers import Workers
 
-            self.workers = Workers(voices, dict(checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
-                                                voices=1, storage_root=str(self.storage.root)))
+            self.workers = Workers(voices, f"{__name__}:Playground", dict(
+                checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir), voices=1,
+                storage_root=str(self.storage.root)))
 
     def close(self):
         """Stop the workers and the upload reader (the server is stopping)."""

@@ -40,20 +40,23 @@ class GenerationError(MelodyError):
     """A worker died or ran out of time while serving a request."""
 
 
-def _serve(connection, playground_kwargs):
-    """A worker's life: build a ``Playground``, warm it up, then run what the server asks, one call
-    at a time, sending back each value a generator yields (or the one value a function returns),
-    then ``("done", None)``; errors go back as ``("error", exc)``."""
+def _serve(connection, recipe):
+    """A worker's life: build what ``recipe`` says (``{"factory": "module:name", "kwargs": {...}}``:
+    the server's ``Playground``), warm it up, then run what the server asks, one call at a time,
+    sending back each value a generator yields (or the one value a function returns), then
+    ``("done", None)``; errors go back as ``("error", exc)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal is the server's to handle
+    import importlib
+
     import torch
 
-    from .playground import Playground
     from .server import one_line_log
 
     one_line_log()
     torch.set_num_threads(1)  # one core per request, as in the server: the workers run side by side
 
-    playground = Playground(**playground_kwargs)
+    module, name = recipe["factory"].split(":")
+    playground = getattr(importlib.import_module(module), name)(**recipe["kwargs"])
     try:
         playground.warm_up()
     except MelodyError as exc:  # no checkpoint, say: every request will say so
@@ -90,8 +93,8 @@ def _picklable(exc):
 class _Worker:
     """One worker process and the server's end of the socket between them."""
 
-    def __init__(self, number, playground_kwargs):
-        self.number, self.playground_kwargs = number, playground_kwargs
+    def __init__(self, number, recipe):
+        self.number, self.recipe = number, recipe
         self._start()
 
     def _start(self):
@@ -99,7 +102,7 @@ class _Worker:
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where this package is imported from
         path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen([sys.executable, "-m", "melody.workers", str(theirs.fileno()),
-                                         json.dumps(self.playground_kwargs)], pass_fds=[theirs.fileno()],
+                                         json.dumps(self.recipe)], pass_fds=[theirs.fileno()],
                                         stdin=subprocess.DEVNULL, start_new_session=True,
                                         env=dict(os.environ, PYTHONPATH=path))
         theirs.close()
@@ -160,12 +163,14 @@ def _ending(code):
 
 
 class Workers:
-    """``count`` worker processes, each running a ``Playground(**playground_kwargs)``; ``run`` takes
-    an idle one (waiting for it: the workers are the generation slots) and streams what it makes."""
+    """``count`` worker processes, each serving what ``factory(**kwargs)`` builds (``factory``:
+    ``"module:name"``, imported in the worker; the server's is ``melody.playground:Playground``);
+    ``run`` takes an idle one (waiting for it: the workers are the generation slots) and streams what
+    it makes."""
 
-    def __init__(self, count, playground_kwargs, deadline_s=DEADLINE_S, start_timeout_s=300.0):
+    def __init__(self, count, factory, kwargs, deadline_s=DEADLINE_S, start_timeout_s=300.0):
         self.deadline_s, self.start_timeout_s = deadline_s, start_timeout_s
-        self.count, self.playground_kwargs = max(1, int(count)), playground_kwargs
+        self.count, self.recipe = max(1, int(count)), {"factory": factory, "kwargs": kwargs}
         self._idle = queue.Queue()
         self._all = []
         self._lock = threading.Lock()
@@ -175,7 +180,7 @@ class Workers:
         """Start the worker processes (once; the first request or ``wait_ready`` does it otherwise)."""
         with self._lock:
             while len(self._all) < self.count and not self.closed:
-                worker = _Worker(len(self._all) + 1, self.playground_kwargs)
+                worker = _Worker(len(self._all) + 1, self.recipe)
                 self._all.append(worker)
                 self._idle.put(worker)
 
