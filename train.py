@@ -6,10 +6,10 @@
     python train.py --fit-sampling checkpoints/rhythm.pt --data ~/my-midis   # refit form plan, lengths
     torchrun --nproc_per_node=2 train.py --data ~/my-midis   # data-parallel
 
-A thin shell over melody.train_command (the command line) and melody.training (the loop);
+A thin shell over melody.train.command (the command line) and melody.train.training (the loop);
 `python train.py --help` lists every flag.
 """
-from melody.train_command import cli, main, run  # noqa: F401  (main and cli: for scripts and tests)
+from melody.train.command import cli, main, run  # noqa: F401  (main and cli: for scripts and tests)
 
 if __name__ == "__main__":
     run()

@@ -20,9 +20,9 @@ from multiprocessing import Pool
 import numpy as np
 from common import POKEMON, ROOT
 
-from melody.extraction import melody_notes
-from melody.midi_io import load_midi
-from melody.notes import note_name
+from melody.music.extraction import melody_notes
+from melody.music.midi_io import load_midi
+from melody.music.notes import note_name
 
 POP909 = ROOT.parent / "shared" / "data" / "pop909"
 METHODS = ("skyline", "melody")

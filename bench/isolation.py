@@ -16,8 +16,8 @@ import time
 
 from common import machine, summary
 
-from melody.playground import Playground
-from melody.seeds import seed_from_notes
+from melody.serve.playground import Playground
+from melody.serve.seed_sources import seed_from_notes
 from melody.settings import Settings
 
 SEED = "E4/4 E4/4 F4/4 G4/4 G4/4 F4/4 E4/4 D4/4 C4/4 C4/4 D4/4 E4/4 E4/4. D4/8 D4/2"

@@ -22,10 +22,10 @@ from app_process import start_app, stop_app  # isort: skip  (tests/, put on the 
 from original import OriginalLSTM, generate_eagerly
 
 from melody import load_model, melody_to_midi
-from melody import playground as pg
-from melody.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png
-from melody.render import Renderer, encode_audio
-from melody.sampling import generate
+from melody.serve import playground as pg
+from melody.serve.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png
+from melody.serve.render import Renderer, encode_audio
+from melody.generation.sampling import generate
 
 SEED_NOTES = 32
 

@@ -38,7 +38,7 @@ def run_user(url, number, requests, length, results):
 
 def model_key_seed(seed):
     """The seed as the model plays it: in C (original_key=False), folded into range."""
-    from melody.playground import seed_from_pitches
+    from melody.serve.playground import seed_from_pitches
 
     return list(seed_from_pitches(seed).pitches)
 

@@ -15,7 +15,7 @@ import numpy as np
 from common import machine, summary, timed
 
 from melody import notes_to_midi
-from melody.render import MP3_KBPS, Renderer
+from melody.serve.render import MP3_KBPS, Renderer
 
 
 def lameenc_mp3(samples, rate):

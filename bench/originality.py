@@ -12,9 +12,9 @@ import numpy as np
 from common import POKEMON
 
 from melody import load_model
-from melody.corpus import encode_folder, split_songs
-from melody.originality import longest_shared_run
-from melody.sampling import generate
+from melody.data.corpus import encode_folder, split_songs
+from melody.generation.originality import longest_shared_run
+from melody.generation.sampling import generate
 
 
 def distribution(values):

@@ -25,9 +25,9 @@ from common import POKEMON, machine
 from threadpoolctl import threadpool_limits
 
 from melody import load_model
-from melody.corpus import encode_folder, split_songs
-from melody.originality import longest_shared_run
-from melody.quality import (
+from melody.data.corpus import encode_folder, split_songs
+from melody.generation.originality import longest_shared_run
+from melody.evaluate.quality import (
     EIGHTH_STEPS,
     STEPS_PER_BAR,
     features,
@@ -35,7 +35,7 @@ from melody.quality import (
     self_repetition,
     stuck_loops,
 )
-from melody.sampling import generate
+from melody.generation.sampling import generate
 
 SEED_NOTES = 32
 FORM_WINDOW = 8

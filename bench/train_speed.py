@@ -11,9 +11,9 @@ import torch
 from common import machine, summary, timed
 from original import OriginalLSTM
 
-from melody.data import CropSampler
-from melody.model import MelodyLSTM, ModelConfig
-from melody.training import train_step
+from melody.data.crops import CropSampler
+from melody.model.network import MelodyLSTM, ModelConfig
+from melody.train.training import train_step
 
 
 def step_function(model, batches):

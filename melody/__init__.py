@@ -17,7 +17,7 @@ import contextlib
 import importlib
 import io
 
-__version__ = "0.3.0"
+from .version import __version__  # noqa: F401  (the package's face)
 
 # pretty_midi imports pyfluidsynth, which prints "'fluidsynth' was found at ..." to stdout whenever the
 # CI environment variable is set. That line would corrupt `python -m melody ... --json` output, so the
@@ -26,17 +26,17 @@ with contextlib.redirect_stdout(io.StringIO()):
     import pretty_midi  # noqa: F401
 
 _WHERE = {  # public name -> the module that defines it
-    "checkpoint": ["list_checkpoints", "load_model", "newest_checkpoint"],
-    "data": ["CropSampler", "cyclic_crops"],
-    "encoding": ["CLASSIC", "RHYTHM", "EncodingConfig", "Melody", "encode_midi", "melody_from_pitches",
-                 "melody_from_text"],
+    "model.checkpoint": ["list_checkpoints", "load_model", "newest_checkpoint"],
+    "data.crops": ["CropSampler", "cyclic_crops"],
+    "music.encoding": ["CLASSIC", "RHYTHM", "EncodingConfig", "Melody", "encode_midi", "melody_from_pitches",
+                       "melody_from_text"],
     "errors": ["CheckpointError", "DataError", "MelodyError", "MidiError", "SeedError"],
-    "evaluation": ["bits_per_note"],
-    "midi_io": ["load_midi", "melody_to_midi", "notes_to_midi", "write_midi"],
-    "model": ["MelodyLSTM", "ModelConfig"],
-    "notes": ["HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "format_notes", "format_timed_notes", "note_name",
-              "parse_notes", "parse_timed_notes"],
-    "sampling": ["generate", "sample_steps"],
+    "evaluate.evaluation": ["bits_per_note"],
+    "music.midi_io": ["load_midi", "melody_to_midi", "notes_to_midi", "write_midi"],
+    "model.network": ["MelodyLSTM", "ModelConfig"],
+    "music.notes": ["HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "format_notes", "format_timed_notes", "note_name",
+                    "parse_notes", "parse_timed_notes"],
+    "generation.sampling": ["generate", "sample_steps"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -5,7 +5,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import MelodyError
 
 # The commands import what they use when they run: `melody --version` and `--help` load neither torch
@@ -23,13 +23,13 @@ def output_paths(out, output_dir, count):
 
 
 def cmd_generate(args):
-    from .checkpoint import load_model
-    from .constraints import in_model_key, looped_once_more
-    from .encoding import encode_midi, melody_from_text
-    from .keys import key_in_c
-    from .midi_io import melody_to_midi, step_seconds, write_midi
-    from .sampling import generate
-    from .seeds import seed_part
+    from .model.checkpoint import load_model
+    from .generation.steering import in_model_key, looped_once_more
+    from .music.encoding import encode_midi, melody_from_text
+    from .music.keys import key_in_c
+    from .music.midi_io import melody_to_midi, step_seconds, write_midi
+    from .generation.sampling import generate
+    from .serve.seed_sources import seed_part
     from .settings import number
 
     model = load_model(args.checkpoint)
@@ -64,8 +64,8 @@ def cmd_generate(args):
 def notes_text(melody, key_shift):
     """A melody's notes as they are typed (with lengths and rests for the rhythm encoding), moved by
     ``-key_shift`` semitones."""
-    from .encoding import timed_items
-    from .notes import format_notes, format_timed_notes
+    from .music.encoding import timed_items
+    from .music.notes import format_notes, format_timed_notes
 
     notes = [(o, s, p - key_shift) for o, s, p in melody.notes]
     if not melody.rhythm:
@@ -81,8 +81,8 @@ def melody_json(melody):
 
 
 def cmd_encode(args):
-    from .corpus import encode_files, find_midi_files
-    from .encoding import CLASSIC, RHYTHM, encode_midi
+    from .data.corpus import encode_files, find_midi_files
+    from .music.encoding import CLASSIC, RHYTHM, encode_midi
 
     config = {"classic": CLASSIC, "rhythm": RHYTHM}[args.encoding]
     target = Path(args.path)
@@ -102,10 +102,10 @@ def cmd_encode(args):
 
 
 def cmd_evaluate(args):
-    from .checkpoint import load_model
-    from .corpus import encode_files, find_midi_files
-    from .data import token_sequence
-    from .evaluation import total_bits
+    from .model.checkpoint import load_model
+    from .data.corpus import encode_files, find_midi_files
+    from .data.crops import token_sequence
+    from .evaluate.evaluation import total_bits
 
     model = load_model(args.checkpoint)
     songs, skipped = encode_files(find_midi_files(args.data), config=model.encoding, progress=not args.json)

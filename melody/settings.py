@@ -145,7 +145,7 @@ class Settings:
     show_probabilities: bool = True
     memory: float = LIMITS["memory"].default
     histogram: bool = True
-    pins: str = ""  # "15:C5 31:G4/4", in the seed's own key (see melody.constraints)
+    pins: str = ""  # "15:C5 31:G4/4", in the seed's own key (see melody.generation.steering)
     scale: str = None  # "C major", "A minor pentatonic", "seed"...: in the seed's own key; None: any note
     scale_strength: float = LIMITS["scale_strength"].default
     loop: bool = False

@@ -26,8 +26,8 @@ def pokemon_dir():
 @pytest.fixture
 def tiny_model():
     """A small untrained model with fixed random weights (sampler tests need no training)."""
-    from melody.encoding import EncodingConfig
-    from melody.model import MelodyLSTM, ModelConfig
+    from melody.music.encoding import EncodingConfig
+    from melody.model.network import MelodyLSTM, ModelConfig
 
     torch.manual_seed(3)
     model = MelodyLSTM(ModelConfig(embedding_size=8, hidden_size=16, num_layers=1, dropout=0.0))

@@ -60,7 +60,7 @@ def test_a_bug_in_a_handler_is_said_as_a_server_error_and_logged_in_one_line(cap
 def test_log_lines_are_one_line_with_control_characters_escaped():
     import logging
 
-    from melody.server import OneLine
+    from melody.serve.server import OneLine
 
     record = logging.LogRecord("melody", logging.INFO, __file__, 1, "user error: %s", ("C4\n\x1b[31mH4",), None)
     line = OneLine().format(record)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from melody.batched import BatchEcho, BatchMemory
-from melody.echo import BarEcho, mix_into
-from melody.memory import SongMemory
+from melody.generation.batch_memory import BatchEcho, BatchMemory
+from melody.model.echo import BarEcho, mix_into
+from melody.model.memory import SongMemory
 
 
 def remembered(memory, positions=None):

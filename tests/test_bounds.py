@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from numba import config as numba_config
 
 from melody import SeedError, generate, load_model
-from melody.batched import BatchEcho
-from melody.encoding import MAX_BAR_STEPS, Melody, melody_from_notes, meter_of
-from melody.kernels import KernelInputError, advance_clock, echo_mix, first_layer, memory_add, plan_mix
-from melody.playground import Playground
+from melody.generation.batch_memory import BatchEcho
+from melody.music.encoding import MAX_BAR_STEPS, Melody, melody_from_notes, meter_of
+from melody.generation.kernels import KernelInputError, advance_clock, echo_mix, first_layer, memory_add, plan_mix
+from melody.serve.playground import Playground
 from melody.settings import Settings
-from melody.stepper import stepper_for
+from melody.generation.stepper import stepper_for
 
 CHECKPOINTS = ("rhythm.pt", "classic.pt")
 

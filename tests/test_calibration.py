@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import melody
-from melody import calibration
-from melody import checkpoint as ckpt
-from melody.encoding import CLASSIC, RHYTHM, melody_from_text
-from melody.sampling import generate
+from melody.model import calibration
+from melody.model import checkpoint as ckpt
+from melody.music.encoding import CLASSIC, RHYTHM, melody_from_text
+from melody.generation.sampling import generate
 from test_rhythm import rhythm_model
 
 

@@ -11,9 +11,9 @@ import torch
 
 import melody
 from melody import CheckpointError, load_model
-from melody import checkpoint as ckpt
-from melody.encoding import EncodingConfig
-from melody.model import MelodyLSTM, ModelConfig
+from melody.model import checkpoint as ckpt
+from melody.music.encoding import EncodingConfig
+from melody.model.network import MelodyLSTM, ModelConfig
 
 
 def save_small(path, hidden=24, **info):
@@ -162,8 +162,8 @@ def test_no_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
 
 
 def test_of_checkpoints_written_together_the_rhythm_one_wins_but_a_newer_one_beats_it(tmp_path, monkeypatch):
-    from melody.encoding import RHYTHM
-    from melody.train_command import model_config_for
+    from melody.music.encoding import RHYTHM
+    from melody.train.command import model_config_for
 
     monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
     rhythm = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=16, num_layers=1))
@@ -208,8 +208,8 @@ def test_a_flipped_bit_in_the_weights_is_refused_and_says_what_to_do(tmp_path):
 
 
 def test_the_default_passes_over_a_damaged_shipped_model(tmp_path, monkeypatch, caplog):
-    from melody.encoding import RHYTHM
-    from melody.train_command import model_config_for
+    from melody.music.encoding import RHYTHM
+    from melody.train.command import model_config_for
 
     monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", tmp_path)
     monkeypatch.delenv(ckpt.CHOICE_VARIABLE, raising=False)
@@ -241,8 +241,8 @@ def test_every_save_writes_a_checksum_and_files_from_before_checksums_still_load
 
 
 def small_rhythm(path, hidden=16):
-    from melody.encoding import RHYTHM
-    from melody.train_command import model_config_for
+    from melody.music.encoding import RHYTHM
+    from melody.train.command import model_config_for
 
     model = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=hidden, num_layers=1))
     ckpt.atomic_save(ckpt.checkpoint_payload(model, RHYTHM, finished=True), path)

@@ -150,7 +150,7 @@ def test_steering_flags_pin_scale_loop_and_copy_cap(tmp_path):
 
 def test_fit_sampling_refits_the_form_plan_and_lengths_and_keeps_the_weights(small_checkpoint, tmp_path, capsys):
     import melody
-    from melody import checkpoint as ckpt
+    from melody.model import checkpoint as ckpt
 
     corpus = tmp_path / "midi"
     write_small_corpus(corpus, repeats=2)

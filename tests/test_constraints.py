@@ -6,13 +6,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import melody
-from melody.checkpoint import SHIPPED_DIR, CHECKPOINT_DIR
-from melody.constraints import parse_pins, scale_pitch_classes
-from melody.encoding import CLASSIC, RHYTHM
-from melody.keys import key_in_c
-from melody.guard import silence_guard
-from melody.notes import note_name
-from melody.originality import longest_shared_run
+from melody.generation.continuation import seed_melody
+from melody.model.checkpoint import SHIPPED_DIR, CHECKPOINT_DIR
+from melody.generation.steering import parse_pins, scale_pitch_classes
+from melody.music.encoding import CLASSIC, RHYTHM
+from melody.music.keys import key_in_c
+from melody.generation.guard import silence_guard
+from melody.music.notes import note_name
+from melody.generation.originality import longest_shared_run
 
 SCALES = [None, "C major", "A minor", "A minor pentatonic", "D dorian", "E blues", "seed", "key"]
 
@@ -58,7 +59,7 @@ def requests(draw, rhythm=True):
 
 def check(model, seed, length, asked, runs):
     """Every constraint holds in every continuation."""
-    key_seed = melody.continuation.seed_melody(model, seed)
+    key_seed = seed_melody(model, seed)
     scale = asked["scale"]
     if scale == "key":
         scale = key_in_c(key_seed.key)

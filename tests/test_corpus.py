@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from midi_factory import write_small_corpus
 
-from melody import corpus, parallel
-from melody.abc_io import read_abc
+from melody.data import corpus
+from melody.data import parallel
+from melody.music.abc_io import read_abc
 
 HEADER = "X:{number}\nT:Tune {number}\nM:{meter}\nL:1/8\nK:{key}\n"
 # A jig with an upbeat, a grace note, a broken rhythm, a guitar chord, a chord, a rest, a tie and a triplet.

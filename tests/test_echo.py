@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 import melody
-from melody.echo import CATEGORIES, FROM_THE_TOP, BarEcho, category, echo_predictions, fit_echo, mix_echo
-from melody.encoding import RHYTHM, melody_from_text
+from melody.model.echo import CATEGORIES, FROM_THE_TOP, BarEcho, category, echo_predictions, fit_echo, mix_echo
+from melody.music.encoding import RHYTHM, melody_from_text
 from test_rhythm import rhythm_model
 
 

@@ -2,7 +2,7 @@ import pytest
 from midi_factory import C_MAJOR_SCALE, midi_bytes, write_melody, write_notes, write_tick_track
 
 from melody import CLASSIC, MidiError, encode_midi
-from melody.midi_io import load_midi_bytes
+from melody.music.midi_io import load_midi_bytes
 
 
 def test_d_major_melody_comes_out_in_c(tmp_path):
@@ -110,7 +110,11 @@ def test_every_function_that_takes_an_encoding_defaults_to_the_rhythm_one(tmp_pa
     """One default everywhere: the shipped default model's encoding (issue 21, 11j)."""
     import inspect
 
-    from melody import RHYTHM, corpus, encoding, melody_from_pitches, melody_from_text, seeds, uploads
+    from melody import RHYTHM, melody_from_pitches, melody_from_text
+    from melody.data import corpus
+    from melody.music import encoding
+    from melody.serve import seed_sources as seeds
+    from melody.serve import uploads
 
     path = write_notes(tmp_path / "song.mid", [(60, 0, 1), (62, 1, 0.5), (64, 2, 2)])
     melody = encode_midi(path)

@@ -2,9 +2,9 @@ import mido
 import pytest
 from midi_factory import midi_file_bytes, write_notes
 
-from melody.encoding import EncodingConfig, melody_from_pretty_midi
-from melody.extraction import extract_melody
-from melody.midi_io import load_midi, load_midi_bytes
+from melody.music.encoding import EncodingConfig, melody_from_pretty_midi
+from melody.music.extraction import extract_melody
+from melody.music.midi_io import load_midi, load_midi_bytes
 
 BARS = 8
 # A stepwise tune in eighth notes (pitch, start beat, length beats) with a half-bar rest in every bar.

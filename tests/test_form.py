@@ -5,10 +5,11 @@ import pytest
 import torch
 
 import melody
-from melody import checkpoint as ckpt
-from melody import form
-from melody.batched import BatchEcho
-from melody.encoding import RHYTHM, melody_from_text
+from melody.model import checkpoint as ckpt
+from melody.model import form
+from melody.generation.batch_memory import BatchEcho
+from melody.generation.plan import BatchPlan
+from melody.music.encoding import RHYTHM, melody_from_text
 from test_rhythm import rhythm_model
 
 A, B, C, D = ((0, 1), (4, 2)), ((0, 3),), ((0, 4), (8, 5)), ((0, 6), (2, 7))
@@ -50,7 +51,7 @@ def test_fit_plan_learns_where_restatements_start_how_far_back_and_how_long_they
     assert lags.argmax() == 8 and lags[8] > 5 * lags[1:8].max()  # I A B A B: 8 bars back
     assert vector[form._TOP] > lags[1:8].max()  # A B C A: back to the first bar, 12 bars back
     keep = vector[form._KEEP:form._LAGS].reshape(form._KEEP_SHAPE)
-    assert keep[form._keep_index(8, 1, 1)] > 0.8  # once started, a section goes on
+    assert keep[form.keep_index(8, 1, 1)] > 0.8  # once started, a section goes on
     assert vector[form._COPY] == form.COPY_WEIGHT
 
 
@@ -67,7 +68,7 @@ def plan_vector(lag, start=1.0, keep=1.0, copy=0.99):
 
 
 def test_batch_plan_follows_the_seed_and_decides_each_bar_once():
-    plan = form.BatchPlan(plan_vector(2), rows=2, steps_per_bar=16, first_bar=0, rng=np.random.default_rng(1))
+    plan = BatchPlan(plan_vector(2), rows=2, steps_per_bar=16, first_bar=0, rng=np.random.default_rng(1))
     plan.follow([A, B, A, B, C], whole_bars=4)  # the seed restates 2 bars back in bars 2 and 3; bar 4 is open
     assert list(plan.lag) == [2, 2] and list(plan.run) == [2, 2]
     plan.decide([16 * 4 + 3, 16 * 4])  # bar 4: decided now, going on at 2 bars back (keep = 1)
@@ -81,7 +82,7 @@ def test_batch_plan_follows_the_seed_and_decides_each_bar_once():
 
 
 def test_a_seed_that_ends_mid_bar_leaves_that_bar_to_the_plan():
-    plan = form.BatchPlan(plan_vector(2), rows=1, steps_per_bar=16, first_bar=0, rng=np.random.default_rng(1))
+    plan = BatchPlan(plan_vector(2), rows=1, steps_per_bar=16, first_bar=0, rng=np.random.default_rng(1))
     plan.follow([A, B, C, D], whole_bars=3)  # bar 3 is only partly played: still open
     assert list(plan.lag) == [0] and list(plan.current) == [2]
     plan.decide([16 * 3 + 12])
@@ -89,7 +90,7 @@ def test_a_seed_that_ends_mid_bar_leaves_that_bar_to_the_plan():
 
 
 def test_a_plan_that_never_starts_proposes_nothing():
-    plan = form.BatchPlan(plan_vector(2, start=0.0), rows=3, steps_per_bar=16, first_bar=0,
+    plan = BatchPlan(plan_vector(2, start=0.0), rows=3, steps_per_bar=16, first_bar=0,
                           rng=np.random.default_rng(1))
     plan.decide([160, 160, 160])
     assert not plan.lags_in_steps().any()

@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 import melody
-from melody.guard import LONG_COPIES, PHRASE_COPIES, SHORT_LOOP_NOTES, LoopWatch, guard, looping_pitches, recent_array
-from melody.quality import notes_from_pitches, stuck_loops
+from melody.generation.guard import LONG_COPIES, PHRASE_COPIES, SHORT_LOOP_NOTES, LoopWatch, guard, looping_pitches, recent_array
+from melody.evaluate.quality import notes_from_pitches, stuck_loops
 
 
 def test_a_trill_is_stopped_before_sixteen_notes_and_a_short_one_is_not():

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from midi_factory import midi_bytes
 
 from melody import Melody, MidiError, encode_midi
-from melody.encoding import melody_from_pretty_midi
-from melody.midi_io import DAMAGE, DAMAGED, damage, load_midi_bytes
-from melody.playground import seed_from_midi
-from melody.sandbox import call_limited
+from melody.music.encoding import melody_from_pretty_midi
+from melody.music.midi_io import DAMAGE, DAMAGED, damage, load_midi_bytes
+from melody.serve.playground import seed_from_midi
+from melody.serve.sandbox import call_limited
 
 FILES = hostile_files()
 MESSAGES = {

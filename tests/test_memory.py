@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from melody import generate
-from melody.evaluation import bits_per_note
-from melody.memory import SongMemory, fit_weights, memory_predictions, mix
+from melody.evaluate.evaluation import bits_per_note
+from melody.model.memory import SongMemory, fit_weights, memory_predictions, mix
 
 
 def test_memory_recalls_what_followed_the_longest_context():

@@ -8,12 +8,12 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from melody import playground as pg
-from melody.encoding import CLASSIC, RHYTHM, melody_from_text, position_input
+from melody.serve import playground as pg
+from melody.music.encoding import CLASSIC, RHYTHM, melody_from_text, position_input
 from melody.errors import SeedError
-from melody.midi_io import melody_to_midi
-from melody.notes import parse_timed_notes, split_meter
-from melody.plots import piano_roll_figure
+from melody.music.midi_io import melody_to_midi
+from melody.music.notes import parse_timed_notes, split_meter
+from melody.serve.plots import piano_roll_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 GREENSLEEVES = "3/4 A4/4 C5/2 D5/4 E5/4. F5/8 E5/4 D5/2 B4/4"

@@ -1,7 +1,7 @@
 import pytest
 
 from melody.errors import SeedError
-from melody.notes import fold_pitch, format_notes, parse_notes
+from melody.music.notes import fold_pitch, format_notes, parse_notes
 
 
 def test_parse_names_and_numbers():

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from melody.originality import (ORDER, build_index, longest_shared_run, merge_indexes, pack, window_hash,
+from melody.generation.originality import (ORDER, build_index, longest_shared_run, merge_indexes, pack, window_hash,
                                 window_hashes)
 
 UP = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79]

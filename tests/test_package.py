@@ -41,7 +41,7 @@ def test_the_wheel_holds_the_package_its_weights_and_commands(wheel):
     assert "License-Expression: MIT" in metadata and "Provides-Extra: train" in metadata
     assert 'music21' in metadata and 'extra == "train"' in metadata  # training-only
     for command in ("melody = melody.cli:run", "melody-playground = melody.web.page:main",
-                    "melody-train = melody.train_command:run"):
+                    "melody-train = melody.train.command:run"):
         assert command in scripts
 
 

@@ -3,12 +3,12 @@ import wave
 import numpy as np
 import pytest
 import soundfile
-from melody.encoding import CLASSIC, RHYTHM
+from melody.music.encoding import CLASSIC, RHYTHM
 from midi_factory import C_MAJOR_SCALE, pitches_in, timed_notes_in, write_melody
 
 from melody import SeedError
-from melody import playground as pg
-from melody.render import SAMPLE_RATE_HZ, TAIL_SECONDS
+from melody.serve import playground as pg
+from melody.serve.render import SAMPLE_RATE_HZ, TAIL_SECONDS
 
 
 def test_seed_from_typed_notes_keeps_its_key():
@@ -66,7 +66,7 @@ def test_undo_walks_back_through_seeds_and_live_edits_do_not_pile_up():
 
 
 def test_continue_appends_the_result_to_the_seed():
-    from melody.sampling import continuation_of
+    from melody.generation.sampling import continuation_of
 
     seed = pg.seed_from_notes("D4/4 E4/8 r/8", config=RHYTHM)
     result = continuation_of(RHYTHM, seed, [RHYTHM.token(64, 4), RHYTHM.token(65, 2)])
@@ -135,7 +135,7 @@ def test_a_rewritten_checkpoint_is_reloaded_and_replaces_the_old_model(tmp_path)
     import os
     import shutil
 
-    from melody import checkpoint as ckpt
+    from melody.model import checkpoint as ckpt
 
     shipped = ckpt.newest_checkpoint()
     path = tmp_path / "run.pt"
@@ -203,7 +203,7 @@ def test_generation_in_stages_gives_the_audio_before_the_pictures(playground):
 
 
 def test_what_reading_typed_notes_changed_names_the_notes_as_typed():
-    from melody.seeds import typed_changes
+    from melody.serve.seed_sources import typed_changes
 
     text = "3/4 C2 Db4/4 E4"
     said = typed_changes(text, pg.seed_from_notes(text, config=RHYTHM))

@@ -1,6 +1,6 @@
 import numpy as np
 
-from melody.plots import CONTINUATION_RGB, SEED_RGB, piano_roll_figure, pitch_class_figure, save_png
+from melody.serve.plots import CONTINUATION_RGB, SEED_RGB, piano_roll_figure, pitch_class_figure, save_png
 
 
 def test_piano_roll_draws_notes_with_their_lengths_in_time():
@@ -69,7 +69,7 @@ def test_pitch_class_histogram_shares():
 def test_quick_piano_roll_matches_a_full_drawing(tmp_path):
     from PIL import Image
 
-    from melody.plots import padded_span, save_piano_roll
+    from melody.serve.plots import padded_span, save_piano_roll
 
     rng = np.random.default_rng(0)
     seed = [(2 * i, 2, p) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72] * 2)]

@@ -2,11 +2,11 @@
 import pytest
 
 import melody
-from melody.checkpoint import CHECKPOINT_DIR
-from melody.corpus import encode_folder, split_songs
-from melody.data import token_sequence
-from melody.encoding import CLASSIC, RHYTHM
-from melody.evaluation import bits_per_note
+from melody.model.checkpoint import CHECKPOINT_DIR
+from melody.data.corpus import encode_folder, split_songs
+from melody.data.crops import token_sequence
+from melody.music.encoding import CLASSIC, RHYTHM
+from melody.evaluate.evaluation import bits_per_note
 
 
 @pytest.mark.parametrize("config", [CLASSIC, RHYTHM], ids=["classic", "rhythm"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melody.quality import (
+from melody.evaluate.quality import (
     contour_histogram,
     duration_histogram,
     features,

@@ -5,7 +5,7 @@ import pytest
 import soundfile
 
 import melody
-from melody.render import SAMPLE_RATE_HZ, TAIL_SECONDS, Renderer, encode_audio, find_soundfonts
+from melody.serve.render import SAMPLE_RATE_HZ, TAIL_SECONDS, Renderer, encode_audio, find_soundfonts
 
 
 def rms(x):
@@ -84,7 +84,7 @@ def test_notes_mixed_one_by_one_sound_like_one_performance(fluid):
 
 
 def test_a_note_stops_rendering_once_its_tail_is_silent_and_sounds_the_same(fluid, monkeypatch):
-    import melody.render as render
+    import melody.serve.render as render
 
     notes = [(60, 0, 2000), (84, 0, 20000), (55, 48, 8000), (72, 73, 500)]  # piano, strings, flute
 
@@ -116,7 +116,7 @@ def test_a_note_stops_rendering_once_its_tail_is_silent_and_sounds_the_same(flui
 
 
 def test_note_cache_is_bounded(fluid, monkeypatch):
-    import melody.render as render
+    import melody.serve.render as render
 
     monkeypatch.setattr(render, "CACHED_NOTES", 5)
     fluid._notes.clear()
@@ -164,7 +164,7 @@ def test_mp3_is_small_and_wav_is_exact(fluid, tmp_path):
 
 
 def test_an_mp3_writer_stopped_before_any_audio_leaves_the_error_that_stopped_it_alone(tmp_path):
-    from melody.render import Mp3Writer
+    from melody.serve.render import Mp3Writer
 
     writer = Mp3Writer(tmp_path / "x.mp3", SAMPLE_RATE_HZ, tmp_path / "x.wav")
     assert writer.close() == tmp_path / "x.mp3"  # no audio came (the request failed first): nothing to flush
@@ -173,7 +173,7 @@ def test_an_mp3_writer_stopped_before_any_audio_leaves_the_error_that_stopped_it
 def test_the_wav_is_complete_as_soon_as_the_last_piece_is_in_while_the_mp3_encodes(tmp_path):
     import wave
 
-    from melody.render import Mp3Writer
+    from melody.serve.render import Mp3Writer
 
     writer = Mp3Writer(tmp_path / "x.mp3", SAMPLE_RATE_HZ, tmp_path / "x.wav")
     tone = 0.3 * np.sin(np.arange(3 * SAMPLE_RATE_HZ) * 2 * np.pi * 440 / SAMPLE_RATE_HZ)

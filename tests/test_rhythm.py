@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import melody
-from melody.encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text
-from melody.midi_io import melody_to_midi
-from melody.model import MelodyLSTM, ModelConfig
+from melody.music.encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text
+from melody.music.midi_io import melody_to_midi
+from melody.model.network import MelodyLSTM, ModelConfig
 from midi_factory import timed_notes_in, write_notes
 
 TUNE = [(67, 1, 1), (69, 2, 0.5), (71, 2.5, 0.5), (72, 3, 2), (76, 6, 0.25), (74, 6.25, 0.75), (72, 7, 1.5)]
@@ -75,7 +75,7 @@ def test_classic_encoding_keeps_the_write_ups_skyline_and_drops_lengths(tmp_path
 
 
 def test_the_numpy_stepper_matches_the_network_with_bar_positions():
-    from melody.stepper import LstmStepper
+    from melody.generation.stepper import LstmStepper
 
     model = rhythm_model()
     tokens = torch.randint(0, RHYTHM.vocab_size, (3, 30), generator=torch.Generator().manual_seed(0))
@@ -91,7 +91,7 @@ def test_the_numpy_stepper_matches_the_network_with_bar_positions():
 
 def stepped(model, tokens, positions=None, factors=None):
     """The compiled stepper's logits and its probabilities (with ``factors``) at every step, ``[batch, steps, vocab]``."""
-    from melody.stepper import LstmStepper
+    from melody.generation.stepper import LstmStepper
 
     batch, steps = tokens.shape
     zeros = torch.zeros(model.config.num_layers, batch, model.config.hidden_size)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from melody import SeedError, generate
-from melody.sampling import sampling_distribution
+from melody.generation.sampling import sampling_distribution
 
 SEED = [60, 62, 64, 65, 67]
 
@@ -84,7 +84,7 @@ def test_top_k_keeps_exactly_k():
 
 
 def test_fast_stepper_matches_the_torch_network(tiny_model):
-    from melody.stepper import LstmStepper
+    from melody.generation.stepper import LstmStepper
 
     tokens = torch.randint(0, 37, (3, 40), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -97,8 +97,8 @@ def test_fast_stepper_matches_the_torch_network(tiny_model):
 
 
 def test_the_compiled_step_of_a_plain_read_out_gives_the_softmax_of_its_logits():
-    from melody.encoding import EncodingConfig
-    from melody.model import MelodyLSTM, ModelConfig
+    from melody.music.encoding import EncodingConfig
+    from melody.model.network import MelodyLSTM, ModelConfig
     from test_rhythm import stepped
 
     torch.manual_seed(5)
@@ -124,7 +124,7 @@ class FixedDraws:
 
 
 def test_a_draw_picks_the_first_token_whose_cumulative_probability_reaches_it():
-    from melody.sampling import _choose
+    from melody.generation.rules import draw as _choose
 
     probs = np.array([[0.2, 0.3, 0.5]] * 4 + [[0.3, 0.3, 0.3]])  # the last row's total falls short of its draw
     assert _choose(probs, FixedDraws([0.1, 0.2, 0.25, 0.75, 0.95])).tolist() == [0, 0, 1, 2, 2]

@@ -12,10 +12,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from melody import MidiError, SeedError
-from melody.server import (RequestGuard, expire_sessions, free_port, host_allowed, multipart_filenames, port_is_free,
+from melody.serve.server import (RequestGuard, expire_sessions, free_port, host_allowed, multipart_filenames, port_is_free,
                            same_origin, served_hosts)
-from melody.storage import Storage, StorageFull, remove_stale
-from melody.uploads import UploadReader
+from melody.serve.storage import Storage, StorageFull, remove_stale
+from melody.serve.uploads import UploadReader
 
 
 @pytest.mark.parametrize("origin, host, same", [
@@ -89,7 +89,7 @@ def test_no_spelling_of_a_form_gets_a_non_midi_file_past_the_upload_check(guarde
 
 
 def test_a_form_that_cannot_be_parsed_is_refused():
-    from melody.server import UnreadableForm
+    from melody.serve.server import UnreadableForm
 
     for content_type in ("multipart/form-data", "text/plain"):
         with pytest.raises(UnreadableForm):

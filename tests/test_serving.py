@@ -298,7 +298,7 @@ def generation_workers(pid):
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            if b"melody.workers" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"melody.serve.workers" in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(int(child))
     return found
 
@@ -367,7 +367,7 @@ def test_sessions_idle_too_long_are_dropped(tmp_path):
 
 def test_the_grid_names_the_seed_limit_not_an_empty_grid():
     from melody import SeedError
-    from melody import playground as pg
+    from melody.serve import playground as pg
     from melody.web import page as app
 
     state = pg.new_session(pg.seed_from_notes("C4"))

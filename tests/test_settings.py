@@ -6,8 +6,8 @@ import time
 import pytest
 
 from melody import SeedError
-from melody import playground as pg
-from melody.notes import parse_notes
+from melody.serve import playground as pg
+from melody.music.notes import parse_notes
 from melody.settings import LIMITS, Settings, flag, number
 
 
@@ -66,7 +66,7 @@ def test_every_limit_has_its_default_in_range():
 
 def test_seed_count_zero_and_negative_start_are_named():
     melody = pg.seed_from_notes("C4 D4 E4 F4")  # any Melody-like object with pitches works for seed_part
-    from melody.encoding import melody_from_pitches
+    from melody.music.encoding import melody_from_pitches
 
     song = melody_from_pitches([60, 62, 64, 65], source="song.mid")
     with pytest.raises(SeedError, match="Number of notes must be a whole number from 1 to 1,024, got 0"):

@@ -12,9 +12,9 @@ from midi_factory import SMALL_TRAINING_FLAGS, write_small_corpus
 
 import melody
 import train as train_cli
-from melody import checkpoint as ckpt
-from melody import training
-from melody.training import state_path_for
+from melody.model import checkpoint as ckpt
+from melody.train import training
+from melody.train.training import state_path_for
 
 TRAIN_STEP = training.train_step
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +138,7 @@ def test_plain_resume_finds_the_latest_interrupted_run_wherever_it_was_written(c
 def test_plain_resume_skips_finished_runs_from_before_the_record(corpus, tmp_path, monkeypatch):
     """Runs written before the record of runs existed are found in checkpoints/.resume/; the newest
     there may have finished, and is passed over."""
-    from melody.runs import record_path
+    from melody.train.runs import record_path
 
     interrupted, finished = ckpt.CHECKPOINT_DIR / "a.pt", ckpt.CHECKPOINT_DIR / "b.pt"
     run_interrupted(monkeypatch, corpus, interrupted, 2, "--epochs", "3")
@@ -247,7 +247,7 @@ def test_fine_tuning_starts_from_the_weights_and_keeps_both_indexes(corpus, tmp_
 
 
 def test_without_data_it_trains_on_musics21_folk_songs(tmp_path, monkeypatch, capsys):
-    from melody import corpus
+    from melody.data import corpus
 
     monkeypatch.setenv("MELODY_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)  # no data/midi here
@@ -303,8 +303,8 @@ def test_the_time_budget_covers_validation_and_the_end_of_the_run(tmp_path, monk
     plan, the length calibration continuing up to 60 songs six times) takes about 20 s on 2 cores.
     With a 6 s budget the whole run fits in it, give or take what a phase must do at least, fits on
     the songs it reaches, and says which phases used a sample; each long phase shows a progress bar."""
-    from melody.corpus import encode_folder
-    from melody.sampling import generate
+    from melody.data.corpus import encode_folder
+    from melody.generation.sampling import generate
     from midi_factory import write_long_songs
 
     monkeypatch.setenv("MELODY_CACHE", str(tmp_path / "cache"))
@@ -335,7 +335,7 @@ def test_the_trigram_baseline_counts_sparsely_and_scores_as_a_full_table_would()
 
     import numpy as np
 
-    from melody.ngram import InterpolatedTrigram
+    from melody.evaluate.ngram import InterpolatedTrigram
 
     rng = np.random.default_rng(0)
     songs = [rng.integers(0, 608, n) for n in (50, 3, 2, 1, 0, 120)]

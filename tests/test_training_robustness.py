@@ -14,9 +14,9 @@ from test_corpus import write_abc_files
 
 import melody
 import train as train_cli
-from melody import corpus as corpus_module
-from melody.runs import lock_path
-from melody.training import state_path_for
+from melody.data import corpus as corpus_module
+from melody.train.runs import lock_path
+from melody.train.training import state_path_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +98,7 @@ def running(pid):
 # train.py on ABC files built here in place of music21's folk corpus, on two worker processes.
 ENCODE_FOLK = """import sys
 from pathlib import Path
-from melody import corpus
+from melody.data import corpus
 import train
 corpus.folk_corpus_files = lambda: sorted(Path(sys.argv[1]).glob("*.abc"))
 sys.exit(train.cli(["--data", "folk", "--workers", "2", "--out", sys.argv[2], "--epochs", "1"]))
@@ -146,7 +146,7 @@ def test_a_signal_while_encoding_stops_the_workers_and_keeps_their_work(tmp_path
 
 
 def test_encoding_on_all_cores_matches_one_core(corpus, tmp_path):
-    from melody.corpus import encode_folder
+    from melody.data.corpus import encode_folder
 
     one, _ = encode_folder(corpus, workers=1, cache_dir=None, progress=False)
     many, _ = encode_folder(corpus, workers=2, cache_dir=None, progress=False)
@@ -179,7 +179,7 @@ def test_two_processes_under_torchrun(corpus, tmp_path):
 def test_a_worker_exits_with_its_status_and_all_its_output(world_size):
     """Under torchrun (WORLD_SIZE > 1) train.py ends without the interpreter's teardown; the exit
     status and everything printed (a pipe is block-buffered) must still come through."""
-    code = "from melody.distributed import exit_process; print('done', flush=False); exit_process(3)"
+    code = "from melody.train.distributed import exit_process; print('done', flush=False); exit_process(3)"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env=dict(env, WORLD_SIZE=world_size))

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from melody.playground import Playground
-from melody.seeds import seed_from_notes
+from melody.serve.playground import Playground
+from melody.serve.seed_sources import seed_from_notes
 from melody.settings import Settings
-from melody.workers import CRASHED, GenerationError
+from melody.serve.workers import CRASHED, GenerationError
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 Its value is ``{"unit": 2, "cells": [60, None, {"note": 64, "len": 2}, {"pin": 67}]}``: sixteenths
 per column (2: eighths, 1: sixteenths), then one entry per column: None where nothing starts (a rest,
 or a note still sounding), a MIDI pitch (a note one column long), a longer note, or a pin; trailing
-empty columns trimmed (``melody.seeds.grid_notes`` reads it, ``grid_value`` makes it from a seed);
+empty columns trimmed (``melody.serve.seed_sources.grid_notes`` reads it, ``grid_value`` makes it from a seed);
 and, when it is not 4/4, its meter: ``"meter": [3, 4]`` (bar lines and beats; the *Meter* menu sets it).
 A plain list of cells also works (eighth columns).
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..notes import HIGHEST_PITCH, LOWEST_PITCH
+from ..music.notes import HIGHEST_PITCH, LOWEST_PITCH
 
 HERE = Path(__file__).resolve().parent
 GRID_STEPS = 64

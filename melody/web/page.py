@@ -1,8 +1,8 @@
 """The playground page: layout and wiring of Gradio components, and starting the server.
 
 ``app.py`` (and the ``melody-playground`` command) run :func:`main`. The work lives elsewhere:
-melody.playground (generation, the HTTP API's request), melody.seeds (seeds, Undo),
-melody.settings (every range and default) and melody.server (request guards, sessions, ports).
+melody.serve.playground (generation, the HTTP API's request), melody.serve.seed_sources (seeds, Undo),
+melody.settings (every range and default) and melody.serve.server (request guards, sessions, ports).
 """
 import argparse
 import atexit
@@ -19,12 +19,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import __version__, server
-from .. import playground as pg
+from ..version import __version__
+from ..serve import server
+from ..serve import playground as pg
 from ..errors import MelodyError
-from ..seeds import grid_meter, typed_changes
+from ..serve.seed_sources import grid_meter, typed_changes
 from ..settings import BETA_SUGGESTED, LIMITS
-from ..storage import Storage
+from ..serve.storage import Storage
 from .answers import SERVER_ERROR, Page, describe_bug
 from .grid import GRID_STEPS, piano_grid
 
@@ -686,7 +687,7 @@ def api_panel(playground):
 
 
 def build(playground):
-    """The page (a ``gr.Blocks``) over a ``melody.playground.Playground``."""
+    """The page (a ``gr.Blocks``) over a ``melody.serve.playground.Playground``."""
     default_seed = pg.seed_from_notes(pg.DEFAULT_SEED_NOTES, "Ode to Joy", playground.encoding())
     with Page(title="Melody playground") as page:
         session = gr.State(pg.new_session(default_seed), time_to_live=SESSION_IDLE_SECONDS)
@@ -759,7 +760,7 @@ def pick_port(host, port):
 
 
 def start(page, playground, args, expire_every_seconds=60.0):
-    """Launch the page (without blocking) behind ``melody.server.RequestGuard``; returns its address."""
+    """Launch the page (without blocking) behind ``melody.serve.server.RequestGuard``; returns its address."""
     from starlette.middleware import Middleware
 
     port = pick_port(args.host, args.port)
@@ -798,7 +799,7 @@ def serve(page, playground, args):
 
 
 def make_playground(concurrency=2):
-    """The server's playground: generation in ``concurrency`` worker processes (see ``melody.workers``)."""
+    """The server's playground: generation in ``concurrency`` worker processes (see ``melody.serve.workers``)."""
     return pg.Playground(voices=concurrency, storage=STORAGE, isolated=True)
 
 

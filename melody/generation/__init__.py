@@ -1,0 +1,1 @@
+"""Generation: the sampling rules, a batch of continuations stepped token by token (compiled steps, batch memory, guard, plan), steering (pins, scales, loops, copy cap) and its sequential Monte Carlo, and the originality index."""
