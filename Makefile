@@ -1,14 +1,18 @@
 # make run          set up .venv/ and system packages, then start the playground
 # make train        the same plus music21, then train on data/midi/ or music21's folk songs
-# make test         the same set-up plus test tools, then the whole test suite
+# make test         the same set-up plus test tools, then the whole test suite (two workers)
+# make test-fast    the unit tests only: no browser, no process started (under a minute)
+# make lint         ruff (style, complexity, bugbear, docstrings) and vulture (dead code)
+# make coverage     the whole suite under coverage.py: line coverage of melody/
 # make screenshots  refresh docs/*.png (the README's pictures of the page)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 AXE := node_modules/axe-core/axe.min.js
+TEST_WORKERS ?= 2
 
-.PHONY: run train test setup setup-train setup-test system system-test sample screenshots clean
+.PHONY: run train test test-fast lint coverage setup setup-train setup-test system system-test sample screenshots clean
 
 run: setup system
 	$(BIN)/python app.py
@@ -17,7 +21,20 @@ train: setup-train
 	$(BIN)/python train.py
 
 test: setup-test system-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+
+test-fast: setup-test
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not system"
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check melody tests bench scripts app.py train.py
+	$(BIN)/vulture melody app.py train.py bench scripts --min-confidence 60  # scripts/vulture_allow.py: the public API
+
+coverage: setup-test system-test
+	$(BIN)/python -m coverage erase
+	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -p no:randomly
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report --include='melody/*' | tail -1
 
 setup: $(VENV)/.runtime
 setup-train: $(VENV)/.train

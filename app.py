@@ -4,13 +4,18 @@
     python app.py --port 8000 --host 0.0.0.0 --share
     gradio app.py                 # the same, reloading when a file changes (Gradio's reload mode)
 
-A thin shell: the page is built in melody/web/page.py (``demo``), the work lives in melody/.
+A thin shell: melody/web/launch.py starts the server (``main``) and makes the page, which
+melody/web/page.py lays out; the work lives in melody/.
 """
 import gradio as gr
 
-from melody.web.page import build, demo, main, parse_args  # noqa: F401  (demo: for Gradio's reload mode)
+from melody.web.launch import default_page, main, parse_args  # noqa: F401  (parse_args: for tests/test_app.py)
 
-# `gradio app.py` runs this file to serve the page, then runs it again in a watcher thread after
-# every change, only to rebuild `demo` (there gr.NO_RELOAD is False): the server is running already.
+# The page, for Gradio's reload mode, which serves this module's `demo`: `gradio app.py` runs this
+# file to serve the page, then runs it again in a watcher thread after every change, only to rebuild
+# `demo` (there gr.NO_RELOAD is False): the server is running already. It is made once per import of
+# melody.web (again after a change), and main() serves this same page.
+demo = default_page()
+
 if __name__ == "__main__" and gr.NO_RELOAD:
     main()

@@ -22,6 +22,16 @@ from common import POKEMON, machine  # noqa: F401  (puts the repository on the p
 from latency import SEED_NOTES, upload_file
 
 
+def module(package, *names):
+    """The first of ``names`` (the new layout's, then the flat one's) that ``package`` has."""
+    for name in names:
+        try:
+            return importlib.import_module(f"{package.__name__}.{name}")
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"{package.__name__} has none of {names}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("old", type=Path, help="a copy of the older melody/ folder, under another name")
@@ -44,9 +54,8 @@ def main():
     checkpoint = versions["new"].load_model(args.checkpoint).path  # the same checkpoint for both
     for name, package in versions.items():
         model = package.load_model(checkpoint)
-        playground = importlib.import_module(package.__name__ + ".playground")
-        seed = playground.seed_from_midi(song, 0, SEED_NOTES, model.encoding)[0]
-        generate = importlib.import_module(package.__name__ + ".sampling").generate
+        seed = module(package, "serve.seed_sources", "seeds").seed_from_midi(song, 0, SEED_NOTES, model.encoding)[0]
+        generate = package.generate
         runs[name] = (model, seed, generate)
         generate(model, seed, args.length, rng_seed=0)  # compiles or loads what it needs
     pins = {0: 64, args.length - 1: 72} if args.pins else None
@@ -90,8 +99,8 @@ def same_under_every_rule(versions):
         tokens = {}
         for name, package in versions.items():
             model = package.load_model(path)
-            seeds = importlib.import_module(package.__name__ + ".seeds")
-            generate = importlib.import_module(package.__name__ + ".sampling").generate
+            seeds = module(package, "serve.seed_sources", "seeds")
+            generate = package.generate
             seed = seeds.seed_from_notes("E4/4 E4/4 F4/4 G4/4 G4/4 F4/4 E4/4 D4/4 C4/4 C4/4 D4/4 E4/4 E4/4. D4/8 D4/2",
                                          config=model.encoding)
             tokens[name] = [[list(r.tokens) for r in generate(model, seed, 128, rng_seed=7, **rule)] for rule in RULES]

@@ -1,4 +1,5 @@
 """Shared helpers of the benchmark scripts: timing statistics and the machine they ran on."""
+import argparse
 import os
 import platform
 import statistics
@@ -42,3 +43,12 @@ def machine():
         pass
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")
+
+
+def whole_number_options(doc, **defaults):
+    """The command line of a benchmark whose options are all whole numbers: ``--name N`` for each
+    keyword (underscores as dashes), with its default; returns the parsed arguments."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in defaults.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    return parser.parse_args()

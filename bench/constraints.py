@@ -31,12 +31,12 @@ from common import POKEMON, machine, summary
 from realism import cross_validated_accuracy, seed_and_rest
 
 from melody import load_model
-from melody.generation import smc as constrained
-from melody.generation.steering import Pin, constraints
-from melody.generation.continuation import Continuation
 from melody.data.corpus import encode_folder, split_songs
 from melody.evaluate.quality import features
+from melody.generation import smc as constrained
+from melody.generation.continuation import Continuation
 from melody.generation.sampling import generate
+from melody.generation.steering import Pin, constraints
 
 LN2 = math.log(2)
 

@@ -7,14 +7,13 @@ Prints JSON: each way's median and p95 for a whole Generate (audio, pictures, fi
 whether both made the same tokens, the workers' memory (resident set) and how long a worker takes to
 start again after a crash (until it has warmed up and serves a request).
 """
-import argparse
 import json
 import os
 import signal
 import tempfile
 import time
 
-from common import machine, summary
+from common import machine, summary, whole_number_options
 
 from melody.serve.playground import Playground
 from melody.serve.seed_sources import seed_from_notes
@@ -29,11 +28,7 @@ def resident_mb(pid):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--length", type=int, default=256)
-    parser.add_argument("--variations", type=int, default=1)
-    args = parser.parse_args()
+    args = whole_number_options(__doc__, runs=20, length=256, variations=1)
     folder = tempfile.mkdtemp()
     ways = {"in_process": Playground(output_dir=folder, voices=1),
             "worker": Playground(output_dir=folder, voices=1, isolated=True)}

@@ -18,14 +18,15 @@ import httpx
 import numpy as np
 import torch
 from common import POKEMON, machine, summary, timed
+
 from app_process import start_app, stop_app  # isort: skip  (tests/, put on the path by common)
 from original import OriginalLSTM, generate_eagerly
 
 from melody import load_model, melody_to_midi
+from melody.generation.sampling import generate
 from melody.serve import playground as pg
 from melody.serve.plots import piano_roll_figure, pitch_class_figure, save_piano_roll, save_png
 from melody.serve.render import Renderer, encode_audio
-from melody.generation.sampling import generate
 
 SEED_NOTES = 32
 

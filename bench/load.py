@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from common import summary
+
 from app_process import start_app, stop_app  # isort: skip  (tests/, put on the path by common)
 from midi_factory import pitches_in
 

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, summary  # first: it puts the project and its test helpers on the path
 from app_process import start_app  # noqa: I001
+from common import machine, summary  # first: it puts the project and its test helpers on the path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,13 +40,6 @@ def set_length(page, notes):
     field = box.locator("input[type=number]")
     field.fill(str(notes))
     field.press("Enter")
-
-
-def audio_sources(page):
-    """``[(src, duration)]`` of the first result's audio elements (the player keeps its element in a
-    shadow DOM, which Playwright's locators pierce)."""
-    return page.locator("#audio-1 audio").evaluate_all(
-        "els => els.map(e => [e.src, isFinite(e.duration) ? e.duration : 0])")
 
 
 # In the page: when the Generate button's click event fired, and when the first result's audio

@@ -26,7 +26,6 @@ from threadpoolctl import threadpool_limits
 
 from melody import load_model
 from melody.data.corpus import encode_folder, split_songs
-from melody.generation.originality import longest_shared_run
 from melody.evaluate.quality import (
     EIGHTH_STEPS,
     STEPS_PER_BAR,
@@ -35,6 +34,7 @@ from melody.evaluate.quality import (
     self_repetition,
     stuck_loops,
 )
+from melody.generation.originality import longest_shared_run
 from melody.generation.sampling import generate
 
 SEED_NOTES = 32

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from common import machine
+
 from app_process import free_port, start_app, stop_app  # isort: skip  (tests/, put on the path by common)
 from midi_factory import slow_file
 

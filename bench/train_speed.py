@@ -4,11 +4,10 @@ same batches in the same run.
 
     .venv/bin/python bench/train_speed.py [--steps 8] [--batch-size 64] [--crop-length 128]
 """
-import argparse
 import json
 
 import torch
-from common import machine, summary, timed
+from common import machine, summary, timed, whole_number_options
 from original import OriginalLSTM
 
 from melody.data.crops import CropSampler
@@ -29,11 +28,7 @@ def step_function(model, batches):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--crop-length", type=int, default=128)
-    args = parser.parse_args()
+    args = whole_number_options(__doc__, steps=8, batch_size=64, crop_length=128)
     torch.manual_seed(0)
     songs = [torch.randint(0, 37, (400,)).tolist() for _ in range(50)]
     sampler = CropSampler(songs, args.crop_length, torch.Generator().manual_seed(0))

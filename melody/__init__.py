@@ -5,8 +5,10 @@ Public API::
     melody.load_model(path=None) -> MelodyLSTM                 # .encoding: how it reads melodies
     melody.encode_midi(path, model.encoding) -> Melody          # notes with lengths, key, bar grid
     melody.melody_from_text("C4/4 D4/8 r/8 E4/2", model.encoding) -> Melody
-    melody.generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None,
-                    rng_seed=None, num_variations=1, return_probs=False, memory=1.0) -> [Melody, ...]
+    melody.generate(model, seed, length, rule=None, steering=None, rng_seed=None, num_variations=1,
+                    return_probs=False, memory=1.0, **options) -> [Melody, ...]
+        # rule: SamplingRule(temperature=1.0, beta=None, top_k=None, top_p=None), or those as keywords
+        # steering: Steering(pins=None, scale=None, loop=False, max_copy=None, ...), or those as keywords
     melody.sample_steps(model, seed, length, ...)               # the same, one step at a time
     melody.melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, key=None) -> pretty_midi.PrettyMIDI
 
@@ -37,6 +39,8 @@ _WHERE = {  # public name -> the module that defines it
     "music.notes": ["HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "format_notes", "format_timed_notes", "note_name",
                     "parse_notes", "parse_timed_notes"],
     "generation.sampling": ["generate", "sample_steps"],
+    "generation.rules": ["SamplingRule"],
+    "generation.steering": ["Steering"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)

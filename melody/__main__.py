@@ -1,3 +1,4 @@
+"""``python -m melody``: the command line (``melody.cli``)."""
 import sys
 
 from .cli import main

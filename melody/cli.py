@@ -5,8 +5,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .version import __version__
 from .errors import MelodyError
+from .version import __version__
 
 # The commands import what they use when they run: `melody --version` and `--help` load neither torch
 # nor numba (seconds), and `encode` needs no torch.
@@ -23,12 +23,12 @@ def output_paths(out, output_dir, count):
 
 
 def cmd_generate(args):
-    from .model.checkpoint import load_model
-    from .generation.steering import in_model_key, looped_once_more
-    from .music.encoding import encode_midi, melody_from_text
-    from .music.keys import key_in_c
-    from .music.midi_io import melody_to_midi, step_seconds, write_midi
+    from .generation.rules import SamplingRule
     from .generation.sampling import generate
+    from .generation.steering import Steering, in_model_key
+    from .model.checkpoint import load_model
+    from .music.encoding import encode_midi, melody_from_text
+    from .serve.export import export_midi
     from .serve.seed_sources import seed_part
     from .settings import number
 
@@ -40,23 +40,17 @@ def cmd_generate(args):
         seed = melody_from_text(args.seed or "", config)
     count = number(args.num_outputs, "variations_cli")
     pins, scale = in_model_key(seed, " ".join(args.pin or []), args.scale)  # given in the seed's own key
-    runs = generate(model, seed, args.length, temperature=args.temperature, beta=args.beta, top_k=args.top_k,
-                    top_p=args.top_p, rng_seed=args.rng_seed, memory=args.memory, num_variations=count,
-                    pins=pins, scale=scale, scale_strength=args.scale_strength, loop=args.loop,
-                    max_copy=args.max_copy, particles=args.particles)
+    steering = Steering(pins=pins, scale=scale, scale_strength=args.scale_strength, loop=args.loop,
+                        max_copy=args.max_copy, particles=args.particles)
+    runs = generate(model, seed, args.length, SamplingRule(args.temperature, args.beta, args.top_k, args.top_p),
+                    steering, rng_seed=args.rng_seed, memory=args.memory, num_variations=count)
     key_shift = seed.key_shift if args.original_key else 0
-    key = seed.key if args.original_key else key_in_c(seed.key)
     tempo = number(args.tempo or (seed.tempo_bpm if args.seed_midi else None), "tempo_bpm")
     paths = output_paths(args.out, args.output_dir, count)
     paths[0].parent.mkdir(parents=True, exist_ok=True)
-    origin = seed.start_step - seed.bar_position(seed.start_step)
-    seed_end = (seed.end_step - origin) * step_seconds(tempo)
     print(f"seed ({len(seed)} notes, {seed.key}): {notes_text(seed, key_shift)}")
     for path, continuation in zip(paths, runs):
-        again = looped_once_more(seed, continuation) if args.loop else []
-        midi = melody_to_midi(list(seed.notes) + list(continuation.notes) + again, tempo=tempo, program=args.program,
-                              key_shift=key_shift, key=key, start_step=origin, time_signature=seed.time_signature())
-        write_midi(midi, path, [(0.0, "seed"), (seed_end, "seed ends: continuation")])
+        export_midi(path, seed, continuation, tempo, args.program, args.original_key, args.loop)
         print(f"continuation ({len(continuation)} notes): {notes_text(continuation, key_shift)}")
         print(f"wrote {path} (checkpoint {model.path.name})")
 
@@ -102,10 +96,10 @@ def cmd_encode(args):
 
 
 def cmd_evaluate(args):
-    from .model.checkpoint import load_model
     from .data.corpus import encode_files, find_midi_files
     from .data.crops import token_sequence
     from .evaluate.evaluation import total_bits
+    from .model.checkpoint import load_model
 
     model = load_model(args.checkpoint)
     songs, skipped = encode_files(find_midi_files(args.data), config=model.encoding, progress=not args.json)
@@ -128,6 +122,7 @@ def build_parser():
     from .settings import LIMITS  # light: no torch
 
     copy_cap = LIMITS["max_copy"]
+    default = {name: limit.default for name, limit in LIMITS.items()}  # the defaults of every surface
     parser = argparse.ArgumentParser(prog="melody", description="Melody continuation with an LSTM.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,25 +132,28 @@ def build_parser():
     seed.add_argument("--seed", help='notes as names or MIDI numbers, with lengths and rests if you like: '
                                      '"C4 D4 E4", "60 62 64", "C4/4 D4/8 E4/8 r/4 G4/2"')
     seed.add_argument("--seed-midi", type=Path, help="take the seed from a MIDI file's melody")
-    g.add_argument("--seed-start", type=int, default=0, help="first note of --seed-midi to use (default 0)")
-    g.add_argument("--seed-notes", type=int, default=64, help="notes of --seed-midi to use (default 64)")
-    g.add_argument("--length", type=int, default=64, help="notes to generate (default 64)")
-    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--seed-start", type=int, default=default["seed_start"],
+                   help=f"first note of --seed-midi to use (default {default['seed_start']})")
+    g.add_argument("--seed-notes", type=int, default=default["seed_count"],
+                   help=f"notes of --seed-midi to use (default {default['seed_count']})")
+    g.add_argument("--length", type=int, default=default["length"], help=f"notes to generate (default {default['length']})")
+    g.add_argument("--temperature", type=float, default=default["temperature"])
     g.add_argument("--beta", type=float, help="the original's softmax base: sample from p**beta (it used 15)")
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)
-    g.add_argument("--memory", type=float, default=1.0,
+    g.add_argument("--memory", type=float, default=default["memory"],
                    help="song memory, bar echo and form plan: 1 = the melody's own phrases come back as the "
                         "model was fitted to (default), 0 = the LSTM alone")
     g.add_argument("--rng-seed", type=int, help="make the result reproducible")
-    g.add_argument("--tempo", type=float, help="BPM of the output (default: the seed file's, else 120)")
-    g.add_argument("--program", type=int, default=0, help="General MIDI instrument 0..127 (default piano)")
+    g.add_argument("--tempo", type=float, help=f"BPM of the output (default: the seed file's, else "
+                                                f"{default['tempo_bpm']:g})")
+    g.add_argument("--program", type=int, default=default["program"], help="General MIDI instrument 0..127 (default piano)")
     g.add_argument("--model-key", dest="original_key", action="store_false",
                    help="keep the output in C (the model's key) instead of the seed's original key")
-    g.add_argument("--checkpoint", type=Path, help="default: the newest checkpoint in checkpoints/")
+    g.add_argument("--checkpoint", type=Path, help="default: the shipped rhythm.pt, or the one $MELODY_CHECKPOINT names")
     g.add_argument("--out", type=Path, default=Path("out.mid"),
                    help="the MIDI file to write (default out.mid); with --num-outputs N: <stem>-1.mid ... <stem>-N.mid")
-    g.add_argument("--num-outputs", type=int, default=1, metavar="N",
+    g.add_argument("--num-outputs", type=int, default=default["variations_cli"], metavar="N",
                    help="continuations to make, as one batch, each in its own file (default 1)")
     steer = g.add_argument_group("steering (pitches in the seed's own key)")
     steer.add_argument("--pin", action="append", metavar="N:NOTE",
@@ -163,7 +161,7 @@ def build_parser():
                             "40:E4@96 (starting 96 sixteenths after the seed); repeat for more")
     steer.add_argument("--scale", help="keep to a scale: 'C major', 'A minor', 'D dorian', 'C major pentatonic', "
                                        "'A blues', 'key' (the seed's key) or 'seed' (the seed's own notes)")
-    steer.add_argument("--scale-strength", type=float, default=1.0,
+    steer.add_argument("--scale-strength", type=float, default=default["scale_strength"],
                        help="1 = strictly (default); lower = a preference (notes outside keep 1 - strength)")
     steer.add_argument("--loop", action="store_true",
                        help="end so that the seed follows without a seam; the MIDI file plays the loop twice")
@@ -201,6 +199,8 @@ def main(argv=None):
     except MelodyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        logging.getLogger("melody").removeHandler(handler)
     return 0
 
 

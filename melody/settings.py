@@ -7,6 +7,7 @@ any length, so every check here refuses what is not plainly a number (ASCII digi
 would accept Arabic-Indic digits and take seconds on a 100,000-digit string) before converting it.
 """
 import math
+import os
 import random
 import re
 from dataclasses import dataclass, fields, replace
@@ -30,10 +31,16 @@ class Limit:
     step: float = 1
     integer: bool = False
     slider_high: float = None  # the page's slider stops here when the whole range would be unwieldy
+    library: tuple = None  # (low, high) that Python callers of melody.generate may ask for, when wider
+
+    @property
+    def library_range(self):
+        """``(low, high)`` for Python callers: ``library``, or the same range as everywhere."""
+        return self.library or (self.low, self.high)
 
 
 LIMITS = {
-    "length": Limit("Length (notes to generate)", 1, 512, 64, integer=True),
+    "length": Limit("Length (notes to generate)", 1, 512, 64, integer=True, library=(0, 4096)),
     "temperature": Limit("Temperature", 0.0, 2.0, 1.0, 0.05),
     "beta": Limit("Beta (the softmax base)", 0.5, 30.0, None, 0.5),
     "top_k": Limit("top-k", 0, 1024, None, integer=True, slider_high=64),  # 0 or None: off
@@ -42,7 +49,7 @@ LIMITS = {
     "rng_seed": Limit("Random seed", 0, 2**63 - 1, None, integer=True),  # None: a new one each time
     "tempo_bpm": Limit("Tempo (BPM)", 30, 300, 120.0),
     "program": Limit("Instrument (General MIDI program)", 0, 127, 0, integer=True),
-    "variations": Limit("Variations", 1, 4, 1, integer=True),
+    "variations": Limit("Variations", 1, 4, 1, integer=True, library=(1, 8192)),
     "variations_cli": Limit("--num-outputs", 1, 256, 1, integer=True),
     "seed_start": Limit("Start at note", 0, 10**9, 0, integer=True),
     "seed_count": Limit("Number of notes", 1, 1024, 64, integer=True),
@@ -100,6 +107,33 @@ def number(value, name, allow_none=True):
     return value if limit.integer else float(value)
 
 
+@dataclass(frozen=True)
+class TimeLimits:
+    """How long the server lets things take, in seconds. Each can be set with an environment variable
+    named ``MELODY_`` and the field's name in capitals plus ``_SECONDS`` (``MELODY_UPLOAD_READ_SECONDS=40``):
+    tests shorten a limit to see it act, or lengthen one a busy machine could reach, instead of racing it."""
+
+    upload_read: float = 20.0  # reading one uploaded MIDI file, in a process of its own
+    generation: float = 120.0  # one generation in a worker (512 notes with 64 candidates take about 20 s)
+    session_idle: float = 1800.0  # a page session's state is dropped after this long without a request
+    file_lifetime: float = 3600.0  # uploads and results are deleted after this long
+    fetch_grace: float = 120.0  # a file this new is about to be fetched or read: never deleted to make room
+
+    @classmethod
+    def from_environment(cls, environ=os.environ):
+        """The limits, each from ``$MELODY_<NAME>_SECONDS`` when that is a positive number."""
+        values = {}
+        for item in fields(cls):
+            text = environ.get(f"MELODY_{item.name.upper()}_SECONDS", "")
+            try:
+                if float(text) > 0:
+                    values[item.name] = float(text)
+            except ValueError:
+                continue
+        return cls(**values)
+
+
+TIME_LIMITS = TimeLimits.from_environment()
 MAX_TEXT = 2000  # characters of a short text setting (pins, a scale's name)
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the largest MIDI file the server takes (the page, the API and the reader)
 

@@ -15,6 +15,16 @@ import torch
 from app_process import start_app, stop_app
 from midi_factory import POKEMON_DIR
 
+SYSTEM = Path(__file__).resolve().parent / "system"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/system/ start processes or a browser: marked ``system`` (``make test-fast``
+    leaves them out), as are the few elsewhere marked by hand."""
+    for item in items:
+        if SYSTEM in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.system)
+
 
 @pytest.fixture
 def pokemon_dir():
@@ -26,8 +36,8 @@ def pokemon_dir():
 @pytest.fixture
 def tiny_model():
     """A small untrained model with fixed random weights (sampler tests need no training)."""
-    from melody.music.encoding import EncodingConfig
     from melody.model.network import MelodyLSTM, ModelConfig
+    from melody.music.encoding import EncodingConfig
 
     torch.manual_seed(3)
     model = MelodyLSTM(ModelConfig(embedding_size=8, hidden_size=16, num_layers=1, dropout=0.0))

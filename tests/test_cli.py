@@ -1,3 +1,5 @@
+import contextlib
+import io
 import json
 import math
 import os
@@ -11,15 +13,31 @@ import torch
 from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_corpus
 
 import train as train_cli
+from melody import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args, cwd=None, env=None):
-    # With CI set, pyfluidsynth prints a line to stdout when it is imported; --json output must stay clean
-    # whether or not the variable is set, so the CLI always runs with it here.
-    env = {**os.environ, "CI": "true", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd, env=env)
+def run(*args, cwd=None, env=None, process=False):
+    """``python -m melody *args``: ``(returncode, stdout, stderr)``. In this process (``melody.cli.main``),
+    unless ``process`` or ``env`` asks for a new one (settings read when the package is imported)."""
+    if process or env:
+        # With CI set, pyfluidsynth prints a line to stdout when it is imported; --json output must stay
+        # clean whether or not the variable is set, so the CLI always runs with it here.
+        env = {**os.environ, "CI": "true", **(env or {})}
+        return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd,
+                              env=env)
+    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd or before)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cli.main(list(args))
+            except SystemExit as exit_:  # argparse: --version, --help, usage errors
+                status = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +105,11 @@ def test_version(small_checkpoint):
     assert run("--version").stdout.strip() == f"melody {melody.__version__}"
 
 
+@pytest.mark.system  # runs the command in new processes
 def test_encode_prints_json_of_each_file(tmp_path):
     write_melody(tmp_path / "a.mid", [62, 64, 66])
     write_melody(tmp_path / "b.mid", C_MAJOR_SCALE)
-    result = run("encode", str(tmp_path), "--json")
+    result = run("encode", str(tmp_path), "--json", process=True)  # stdout holds JSON alone in a new process too
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["a.mid"]["pitches"] == [60, 62, 64] and found["b.mid"]["pitches"] == C_MAJOR_SCALE
@@ -172,6 +191,7 @@ def test_fit_sampling_refits_the_form_plan_and_lengths_and_keeps_the_weights(sma
     assert status != 0 and "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.system  # runs the command in new processes
 def test_version_and_help_load_neither_torch_nor_numba():
     """`melody --version` took 6.5 s importing torch and numba it does not use; the API stays whole."""
     code = ("import runpy, sys\n"
@@ -191,6 +211,7 @@ def test_version_and_help_load_neither_torch_nor_numba():
     assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr  # loaded once it is used
 
 
+@pytest.mark.system  # runs the command in new processes
 def test_generate_uses_the_shipped_model_until_another_is_chosen(small_checkpoint, tmp_path):
     """A checkpoint trained later is not the default by itself: --checkpoint or MELODY_CHECKPOINT
     chooses it (issue 21, 11h)."""

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from melody import SeedError
-from melody.serve import playground as pg
 from melody.music.notes import parse_notes
+from melody.serve import playground as pg
 from melody.settings import LIMITS, Settings, flag, number
 
 

@@ -12,8 +12,16 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
-from ..music.encoding import MAX_KEY_WEIGHT_BEATS, RHYTHM, EncodingConfig, Melody, encode_midi, melody_from_notes, meter_of
 from ..errors import DataError, EncodingInterrupted, MelodyError
+from ..music.encoding import (
+    MAX_KEY_WEIGHT_BEATS,
+    RHYTHM,
+    EncodingConfig,
+    Melody,
+    encode_midi,
+    melody_from_notes,
+    meter_of,
+)
 from .parallel import run_jobs
 from .stopping import signal_name, sigterm_deferred
 

@@ -21,7 +21,7 @@ class StopRequest:
         self.signum = None
         self._previous = {}
 
-    def _handle(self, signum, frame):
+    def _handle(self, signum, _frame):
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested, self.signum = True, signum

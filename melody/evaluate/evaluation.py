@@ -136,6 +136,25 @@ def bits_per_note(model, sequences, batch_size=16, device="cpu", memory=True):
     return bits / max(notes, 1)
 
 
+def mixed_distributions(model, seq, probs, memory_weights=None, echo_weights=None):
+    """The network's distributions ``probs`` ``[len, vocab]`` at every token of ``seq`` (a
+    ``TokenSequence``), mixed in place with the song memory and then the bar echo by their weights
+    (None: that one left out), teacher-forced as generation mixes them; returns ``probs``."""
+    aligned = model.config.memory_aligned
+    song = SongMemory(model.config.vocab_size, model.config.memory_order, aligned)
+    echo = BarEcho(seq.steps_per_bar, seq.bar_offset)
+    for i, (token, onset, place) in enumerate(zip(seq.tokens, seq.onsets, seq.bar_positions())):
+        position = int(place) if aligned else None
+        k, remembered = song.lookup(position)
+        if memory_weights is not None and k:
+            probs[i] = (1 - memory_weights[k]) * probs[i] + memory_weights[k] * remembered
+        if echo_weights is not None:
+            mix_into(probs[i], echo.proposals(onset), echo_weights)
+        song.add(token, position)
+        echo.add(token, onset)
+    return probs
+
+
 def top1_accuracy(model, sequences, memory=True, batch_size=16, device="cpu"):
     """Share of tokens that are the model's likeliest guess, teacher-forced (the LSTM mixed with the
     song memory and the echo by their fitted weights, unless ``memory`` is False)."""
@@ -143,19 +162,7 @@ def top1_accuracy(model, sequences, memory=True, batch_size=16, device="cpu"):
     hits = total = 0
     for seq, logp in zip(sequences, token_log_probs(model, sequences, batch_size, device, full=True)):
         seq = as_sequence(seq)
-        probs = np.exp(logp)
-        aligned = model.config.memory_aligned
-        song = SongMemory(model.config.vocab_size, model.config.memory_order, aligned)
-        echo = BarEcho(seq.steps_per_bar, seq.bar_offset)
-        for i, (token, onset, place) in enumerate(zip(seq.tokens, seq.onsets, seq.bar_positions())):
-            position = int(place) if aligned else None
-            k, remembered = song.lookup(position)
-            if memory_weights is not None and k:
-                probs[i] = (1 - memory_weights[k]) * probs[i] + memory_weights[k] * remembered
-            if echo_weights is not None:
-                mix_into(probs[i], echo.proposals(onset), echo_weights)
-            song.add(token, position)
-            echo.add(token, onset)
+        probs = mixed_distributions(model, seq, np.exp(logp), memory_weights, echo_weights)
         hits += int(np.sum(probs.argmax(-1) == seq.tokens))
         total += len(seq.tokens)
     return hits / max(total, 1)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STEPS_PER_BAR = 16  # 4/4 on the 16th-note grid
+from ..music.notes import STEPS_PER_WHOLE
+
+STEPS_PER_BAR = STEPS_PER_WHOLE  # 4/4 on the 16th-note grid
 EIGHTH_STEPS = 2
 MAX_INTERVAL = 12  # larger leaps share the outermost bins
 MAX_CONTOUR_RUN = 4  # runs of 4 or more moves in one direction share a bin

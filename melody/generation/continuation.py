@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from ..data.crops import token_sequence
-from ..music.encoding import MAX_BAR_STEPS, Melody, position_input
 from ..errors import SeedError
-from .guard import SILENT_BARS, LoopWatch, guard_looping, recent_array, silence_guard
-from .batch_memory import BatchEcho, BatchMemory
 from ..model.calibration import calibrate
-from .kernels import advance_clock, any_guarded
 from ..model.form import melody_contents
+from ..music.encoding import MAX_BAR_STEPS, Melody, position_input
+from .batch_memory import BatchEcho, BatchMemory
+from .guard import SILENT_BARS, LoopWatch, guard_looping, recent_array, silence_guard
+from .kernels import advance_clock, any_guarded
 from .plan import BatchPlan
 from .stepper import stepper_for
 

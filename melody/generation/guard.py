@@ -29,18 +29,9 @@ LIMITS = np.where(PERIODS <= SHORT_PERIOD, SHORT_LOOP_NOTES,
 _RUN_LIMITS = LIMITS - PERIODS  # the notes after a period's first copy that may repeat it
 
 
-def looping_pitches(histories):
-    """For each melody, the pitch that would extend a loop past what the guard allows, or -1.
-
-    ``histories`` is ``[melodies, WINDOW]`` (recent pitches, oldest first, -1 where there are fewer)
-    or a list of pitch lists."""
-    recent = recent_array(histories) if not isinstance(histories, np.ndarray) else histories
-    return _looping(recent, trailing_runs(recent))
-
-
 def trailing_runs(recent):
     """``[melodies, periods]``: for each period of 1 to ``LONG_PERIOD`` notes, how many of the last
-    notes of ``recent`` (as for :func:`looping_pitches`) equal the note a period before them."""
+    notes of ``recent`` (``[melodies, WINDOW]``, oldest first, -1 where there are fewer) equal the note a period before them."""
     runs = np.zeros((len(recent), len(PERIODS)), dtype=np.int64)
     for column, period in enumerate(PERIODS):
         same = (recent[:, period:] == recent[:, :-period]) & (recent[:, :-period] >= 0)
@@ -50,8 +41,8 @@ def trailing_runs(recent):
 
 
 def _looping(recent, runs):
-    """:func:`looping_pitches` from ``recent`` and its :func:`trailing_runs`: the shortest period
-    that has repeated for too long decides."""
+    """For each melody, the pitch that would extend a loop past what the guard allows, or -1, from
+    ``recent`` and its :func:`trailing_runs`: the shortest period that has repeated for too long decides."""
     hit = runs >= _RUN_LIMITS
     period = PERIODS[hit.argmax(1)]
     return np.where(hit.any(1), recent[np.arange(len(recent)), -period], -1)
@@ -60,7 +51,7 @@ def _looping(recent, runs):
 class LoopWatch:
     """The last pitches of a batch of melodies and what the guard makes of them, kept up to date
     note by note: each note updates the trailing runs of every period instead of scanning the whole
-    window again. ``looping`` is always :func:`looping_pitches` of ``recent``."""
+    window again. ``looping`` is always what a new ``LoopWatch(recent)`` would find."""
 
     def __init__(self, recent):
         self.recent = np.ascontiguousarray(recent, dtype=np.int64)
@@ -88,14 +79,9 @@ def recent_array(histories):
     return out
 
 
-def guard(probs, histories, pitch_of_token, penalty=PENALTY):
-    """``probs`` ``[melodies, vocab]`` with the tokens of every looping pitch (see
-    :func:`looping_pitches`; ``histories`` as there) scaled by ``penalty`` and renormalised; a new array."""
-    return guard_looping(probs, looping_pitches(histories), pitch_of_token, penalty)
-
-
 def guard_looping(probs, looping, pitch_of_token, penalty=PENALTY):
-    """:func:`guard` given each melody's looping pitch (-1: none), as :func:`looping_pitches` finds it."""
+    """``probs`` ``[melodies, vocab]`` with the tokens of each melody's looping pitch (-1: none; see
+    :class:`LoopWatch`) scaled by ``penalty`` and renormalised; ``probs`` itself when none loops."""
     if (looping < 0).all():
         return probs
     probs = probs.copy()

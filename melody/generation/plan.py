@@ -1,5 +1,5 @@
 """The form plan at work: which earlier bar each melody of a batch restates, decided a bar at a time
-from the plan's numbers (fitted on the training songs: ``melody.model.network.form``)."""
+from the plan's numbers (fitted on the training songs: ``melody.model.form``)."""
 import numpy as np
 
 from ..model.form import MAX_LAG_BARS, PHRASE_BARS, keep_index, parse, plan_numbers

@@ -1,10 +1,14 @@
 """The sampling rule: how the next token is drawn from the model's distribution (temperature, the
 write-up's softmax with another base, top-k, top-p), and the draw itself."""
+import numbers
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ..errors import SeedError
+from ..settings import LIMITS
 from .kernels import choose
 
 _THREADS = ThreadpoolController()
@@ -17,6 +21,41 @@ def one_blas_thread():
         yield
 
 
+@dataclass(frozen=True)
+class SamplingRule:
+    """How the next token is drawn from the model's distribution; checked when made (``SeedError``).
+
+    Attributes
+    ----------
+    temperature : float
+        Divides the logits: 1 = as trained, lower = safer, 0 = greedy (arg max).
+    beta : float or None
+        Raises the softmax to this power, the write-up's "softmax with a different base" (it used 15).
+    top_k : int or None
+        Keep only the k likeliest tokens.
+    top_p : float or None
+        Keep only the smallest set of tokens whose probability reaches p.
+    """
+
+    temperature: float = LIMITS["temperature"].default
+    beta: float = None
+    top_k: int = None
+    top_p: float = None
+
+    def __post_init__(self):
+        if not (isinstance(self.temperature, numbers.Real) and self.temperature >= 0):
+            raise SeedError(f"Temperature must be 0 or more (1 = as trained, lower = safer), got {self.temperature!r}.")
+        if self.beta is not None and not (isinstance(self.beta, numbers.Real) and self.beta > 0):
+            raise SeedError(f"Beta must be above 0 (the original used about 15), got {self.beta!r}.")
+        if self.top_k is not None and not (isinstance(self.top_k, numbers.Integral) and self.top_k >= 1):
+            raise SeedError(f"top-k must be a whole number of 1 or more (as many as the vocabulary keeps every "
+                            f"note), got {self.top_k!r}.")
+        if self.top_p is not None and not (isinstance(self.top_p, numbers.Real) and 0 < self.top_p <= 1):
+            raise SeedError(f"top-p must be above 0 and at most 1, got {self.top_p!r}.")
+
+    def apply(self, probs):
+        """``probs`` ``[..., vocab]`` reshaped by this rule (see :func:`apply_rule`)."""
+        return apply_rule(probs, self.temperature, self.beta, self.top_k, self.top_p)
 
 
 def sampling_distribution(logits, temperature=1.0, beta=None, top_k=None, top_p=None):

@@ -1,38 +1,50 @@
-"""Sampling continuations from a trained model: the sampling rules, ``sample_steps`` (one step at a
-time, for callers that work on the notes as they come) and ``generate``."""
+"""Sampling continuations from a trained model: ``sample_steps`` (one step at a time, for callers
+that work on the notes as they come) and ``generate``. The sampling rule is a ``SamplingRule``
+(``melody.generation.rules``), a steering request a ``Steering`` (``melody.generation.steering``);
+both are checked when they are made, and the old keywords (``temperature=``, ``pins=`` ...) make them."""
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
-from .steering import MAX_TOKENS_PER_NOTE, constraints
+from ..errors import SeedError
+from ..settings import LIMITS
 from . import smc
 from .continuation import Continuation, seed_melody
-from ..errors import SeedError
-from .rules import apply_rule, draw, one_blas_thread, sampling_distribution  # noqa: F401  (sampling_distribution: public here too)
+from .rules import SamplingRule, draw, one_blas_thread
+from .steering import MAX_TOKENS_PER_NOTE, Steering
 
-MAX_LENGTH = 4096
-MAX_VARIATIONS = 8192
+RULE_OPTIONS = frozenset(f.name for f in fields(SamplingRule))
+STEERING_OPTIONS = frozenset(f.name for f in fields(Steering))
 
 
-def check_settings(length, temperature, beta, top_k, top_p, num_variations, vocab_size, memory):
-    """Raise ``SeedError`` with a readable message for a setting out of range."""
-    if not isinstance(length, numbers.Integral) or not 0 <= length <= MAX_LENGTH:
-        raise SeedError(f"Length must be a whole number of notes from 0 to {MAX_LENGTH}, got {length!r}.")
-    if not temperature >= 0:
-        raise SeedError(f"Temperature must be 0 or more (1 = as trained, lower = safer), got {temperature!r}.")
-    if beta is not None and not beta > 0:
-        raise SeedError(f"Beta must be above 0 (the original used about 15), got {beta!r}.")
-    if top_k is not None and not (isinstance(top_k, numbers.Integral) and top_k >= 1):
-        raise SeedError(f"top-k must be a whole number of 1 or more (at least {vocab_size} keeps every note), "
-                        f"got {top_k!r}.")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise SeedError(f"top-p must be above 0 and at most 1, got {top_p!r}.")
-    if not isinstance(num_variations, numbers.Integral) or not 1 <= num_variations <= MAX_VARIATIONS:
-        raise SeedError(f"Number of variations must be from 1 to {MAX_VARIATIONS}, got {num_variations!r}.")
-    if not 0 <= memory <= 1:
-        raise SeedError(f"Memory must be from 0 (LSTM alone) to 1 (as fitted), got {memory!r}.")
+def rule_and_steering(rule=None, steering=None, **options):
+    """``(SamplingRule, Steering)`` from the ones given or from keywords (``temperature=0.8, pins="3:C5"``):
+    a keyword of either kind may not come with an object of that kind."""
+    unknown = sorted(options.keys() - RULE_OPTIONS - STEERING_OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    made = []
+    for given, kind, names in ((rule, SamplingRule, RULE_OPTIONS), (steering, Steering, STEERING_OPTIONS)):
+        asked = {name: options[name] for name in names & options.keys()}
+        if given is not None and asked:
+            raise TypeError(f"give either a {kind.__name__} or its keywords ({', '.join(sorted(asked))}), not both")
+        made.append(given if given is not None else kind(**asked))
+    return tuple(made)
+
+
+def check_settings(length, num_variations, memory):
+    """Raise ``SeedError`` with a readable message for a setting out of the library's range."""
+    low, high = LIMITS["length"].library_range
+    if not isinstance(length, numbers.Integral) or not low <= length <= high:
+        raise SeedError(f"Length must be a whole number of notes from {low} to {high}, got {length!r}.")
+    low, high = LIMITS["variations"].library_range
+    if not isinstance(num_variations, numbers.Integral) or not low <= num_variations <= high:
+        raise SeedError(f"Number of variations must be from {low} to {high}, got {num_variations!r}.")
+    low, high = LIMITS["memory"].library_range
+    if not low <= memory <= high:
+        raise SeedError(f"Memory must be from {low:g} (LSTM alone) to {high:g} (as fitted), got {memory!r}.")
 
 
 @dataclass
@@ -62,23 +74,23 @@ class Step:
 
 
 @torch.no_grad()
-def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
-                 num_variations=1, memory=1.0, repetition_guard=True, pins=None, scale=None, loop=False,
-                 max_copy=None, scale_strength=1.0, particles=None):
+def sample_steps(model, seed, length, rule=None, steering=None, *, rng_seed=None, num_variations=1,
+                 memory=LIMITS["memory"].default, repetition_guard=True, **options):
     """Continue a seed one step at a time: a generator of :class:`Step`, until every variation has
     ``length`` notes (rests do not count). ``generate`` collects it into melodies; the playground
     renders each step's notes while the next ones are sampled. See :func:`generate` for the
     parameters. With constraints, the constrained sampler (``melody.generation.smc``) chooses the
     continuations first (its candidates are resampled as it goes), and the steps then play them."""
-    check_settings(length, temperature, beta, top_k, top_p, num_variations, model.config.vocab_size, memory)
+    rule, steering = rule_and_steering(rule, steering, **options)
+    check_settings(length, num_variations, memory)
     seed = seed_melody(model, seed)
     rng = np.random.default_rng(rng_seed)
-    wanted = constraints(pins, scale, loop, max_copy, scale_strength, seed, model, length)
+    wanted = steering.constraints(seed, model, length)
     if not length:
         return  # no notes asked for: no step (the constrained sampler would still play its first)
     if wanted.any:
-        result = smc.sample(model, seed, length, wanted, (temperature, beta, top_k, top_p), rng,
-                                    num_variations, memory, repetition_guard, particles)
+        result = smc.sample(model, seed, length, wanted, rule, rng, num_variations, memory, repetition_guard,
+                            steering.particles)
         yield from replay(model, seed, result.tokens, memory)
         return
     state = Continuation(model, seed, num_variations, memory, rng)
@@ -88,7 +100,7 @@ def sample_steps(model, seed, length, temperature=1.0, beta=None, top_k=None, to
         for index in range(longest):
             probs = state.distribution()
             guarded = state.guarded(probs) if repetition_guard else probs
-            chosen = draw(apply_rule(guarded, temperature, beta, top_k, top_p), rng)
+            chosen = draw(rule.apply(guarded), rng)
             notes = state.advance(chosen)
             for row, note in enumerate(notes):
                 if made[row] >= length:
@@ -116,9 +128,8 @@ def replay(model, seed, token_lists, memory=1.0):
             yield Step(index, chosen, [None if d else note for d, note in zip(done, notes)], probs, done)
 
 
-def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=None, rng_seed=None,
-             num_variations=1, return_probs=False, memory=1.0, repetition_guard=True, pins=None, scale=None,
-             loop=False, max_copy=None, scale_strength=1.0, particles=None):
+def generate(model, seed, length, rule=None, steering=None, *, rng_seed=None, num_variations=1, return_probs=False,
+             memory=LIMITS["memory"].default, repetition_guard=True, **options):
     """Continue a seed melody.
 
     Parameters
@@ -131,8 +142,12 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
         May be empty: the first note then comes from the training data's frequencies.
     length : int
         Notes to generate for each variation (rests do not count).
-    temperature, beta, top_k, top_p
-        The sampling rule, see :func:`sampling_distribution`.
+    rule : SamplingRule, optional
+        How each token is drawn: ``SamplingRule(temperature=1.0, beta=None, top_k=None, top_p=None)``
+        (see :func:`sampling_distribution`), or give those as keywords: ``temperature=0.8, beta=15``.
+    steering : Steering, optional
+        What the continuation must keep to: ``Steering(pins=..., scale=..., scale_strength=...,
+        loop=..., max_copy=..., particles=...)`` (described below), or give those as keywords.
     rng_seed : int, optional
         Makes the result reproducible; None draws a fresh random seed.
     num_variations : int
@@ -166,6 +181,8 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
         No run of more than ``max_copy`` notes (8 or more) the same as in a training song.
     particles : int, optional
         Candidates the constrained sampler keeps (default 64); only with constraints.
+    **options
+        The fields of ``rule`` and ``steering`` as keywords, when those are not given.
 
     Returns
     -------
@@ -177,8 +194,8 @@ def generate(model, seed, length, temperature=1.0, beta=None, top_k=None, top_p=
     seed = seed_melody(model, seed)
     tokens = [[] for _ in range(num_variations)]
     probs = []
-    for step in sample_steps(model, seed, length, temperature, beta, top_k, top_p, rng_seed, num_variations,
-                             memory, repetition_guard, pins, scale, loop, max_copy, scale_strength, particles):
+    for step in sample_steps(model, seed, length, rule, steering, rng_seed=rng_seed, num_variations=num_variations,
+                             memory=memory, repetition_guard=repetition_guard, **options):
         for row, token, note, done in zip(tokens, step.tokens.tolist(), step.notes, step.done.tolist()):
             if note is not None or not done:
                 row.append(token)

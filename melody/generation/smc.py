@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .continuation import Continuation
 from ..errors import SeedError
+from .continuation import Continuation
 from .originality import ORDER, pack, window_hash
-from .rules import apply_rule, draw, one_blas_thread
+from .rules import draw, one_blas_thread
 
 PARTICLES = 64  # 256 reach pins no better (bench/constraints.py) at 3.4 times the time
 STEP_VARIANCE = 9.0  # semitones^2 a melody wanders per note (intervals of about 3 semitones) ...
@@ -211,7 +211,7 @@ def sample(model, seed, length, constraints, rule, rng, variations=1, memory=1.0
            particles=None):
     """Continuations of ``seed`` (a ``Melody`` in the model's encoding) that meet ``constraints``.
 
-    ``rule`` is ``(temperature, beta, top_k, top_p)``; ``rng`` a numpy Generator. Returns a
+    ``rule`` is a ``SamplingRule``; ``rng`` a numpy Generator. Returns a
     :class:`Result` with ``variations`` distinct continuations where the particles allow.
 
     Particles that have finished leave the batch (the network then steps only the others); weights
@@ -231,7 +231,7 @@ def sample(model, seed, length, constraints, rule, rng, variations=1, memory=1.0
             if not len(live.made):
                 break
             probs = state.distribution()
-            rule_probs = apply_rule(state.guarded(probs) if repetition_guard else probs, *rule)
+            rule_probs = rule.apply(state.guarded(probs) if repetition_guard else probs)
             allowed = plan.allowed(live.made, state.now)
             if copying is not None:
                 allowed &= ~copying.forbidden(live.pitches[:, 1:], live.made, state.pitch_of_token)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import SeedError
 from ..music.keys import PITCH_CLASS_NAMES, key_in_c
 from ..music.notes import note_name, parse_note, parse_timed_note
+from ..settings import LIMITS
 from .originality import ORDER, compatible
 
 CURRENT_INDEX = {"order": ORDER, "unit": "pitch-window-hash"}  # what the constrained sampler can search
@@ -142,6 +143,39 @@ class Constraints:
         return bool(self.pins or self.scale is not None or self.loop or self.max_copy is not None)
 
 
+@dataclass(frozen=True)
+class Steering:
+    """A steering request as a caller makes it (see ``melody.generate`` for each field): the checks
+    that need no seed or model run when it is made (``SeedError``); :meth:`constraints` checks the
+    rest against a seed, a model and a length. Pins given as text or pairs are kept as ``Pin``s.
+    """
+
+    pins: object = None
+    scale: object = None
+    loop: bool = False
+    max_copy: int = None
+    scale_strength: float = LIMITS["scale_strength"].default
+    particles: int = None  # candidates the constrained sampler keeps (None: its default)
+
+    def __post_init__(self):
+        object.__setattr__(self, "pins", _pins(self.pins) or None)
+        if len(self.pins or ()) > MAX_PINS:
+            raise SeedError(f"At most {MAX_PINS} pins, got {len(self.pins)}.")
+        if not 0 <= float(self.scale_strength) <= 1:
+            raise SeedError(f"The scale's strength must be from 0 (off) to 1 (strict), got {self.scale_strength!r}.")
+        if self.particles is not None and not (isinstance(self.particles, int) and self.particles >= 1):
+            raise SeedError(f"Particles must be a whole number of 1 or more, got {self.particles!r}.")
+
+    def constraints(self, seed=None, model=None, length=None):
+        """The checked ``Constraints`` for a continuation of ``length`` notes of ``seed`` by ``model``."""
+        return constraints(self.pins, self.scale, self.loop, self.max_copy, self.scale_strength, seed, model, length)
+
+
+def _pins(pins):
+    """Pins as text (``"15:C5 31:G4/4"``) or a dict of pitches, pairs, triples or ``Pin``s: ``{index: Pin}``."""
+    return parse_pins(pins) if isinstance(pins, str) else {int(i): _pin(p) for i, p in (pins or {}).items()}
+
+
 def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength=1.0, seed=None, model=None,
                 length=None):
     """Check and build ``Constraints`` for a continuation of ``length`` notes of ``seed`` by ``model``.
@@ -157,7 +191,7 @@ def constraints(pins=None, scale=None, loop=False, max_copy=None, scale_strength
         checkpoint's index can tell, a loop for an empty seed.
     """
     config = getattr(model, "encoding", None)
-    pins = parse_pins(pins) if isinstance(pins, str) else {int(i): _pin(p) for i, p in (pins or {}).items()}
+    pins = _pins(pins)
     if len(pins) > MAX_PINS:
         raise SeedError(f"At most {MAX_PINS} pins, got {len(pins)}.")
     if not 0 <= float(scale_strength) <= 1:
@@ -254,7 +288,7 @@ def in_model_key(seed, pins=None, scale=None):
     """Pins (text or a dict, see :func:`constraints`) and a scale's name given in the seed's own key
     (``"key"``: the seed's key), moved into the model's key: ``(pins or None, pitch classes or None)``.
     The page, the HTTP API and the command line take them this way."""
-    pins = parse_pins(pins) if isinstance(pins, str) else {int(i): _pin(p) for i, p in (pins or {}).items()}
+    pins = _pins(pins)
     moved = {i: replace(pin, pitch=pin.pitch + seed.key_shift) for i, pin in pins.items()}
     classes = None
     if scale:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from ..music.encoding import EncodingConfig
 from ..errors import CheckpointError, MelodyError
+from ..music.encoding import EncodingConfig
 from .network import MelodyLSTM, ModelConfig
 
 FORMAT = "melody-playground-checkpoint"

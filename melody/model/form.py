@@ -30,7 +30,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-
 MAX_LAG_BARS = 64
 PHRASE_BARS = 4
 RUN_BUCKETS = (1, 2, 3, 4, 8, 16)  # lower edges of bars restated so far

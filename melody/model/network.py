@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from ..music.encoding import BAR_POSITIONS, METER_CLASSES
+from ..music.notes import VOCAB_SIZE
 from .echo import CATEGORIES as ECHO_CATEGORIES
 from .form import SIZE as FORM_PLAN_SIZE
-from ..music.encoding import METER_CLASSES
-from ..music.notes import VOCAB_SIZE
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,19 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.3
-    memory_order: int = 12  # longest context the song memory matches (see melody/memory.py)
+    memory_order: int = 12  # longest context the song memory matches (see melody/model/memory.py)
     memory_aligned: bool = False  # the song memory's contexts include the bar position (rhythm models)
     length_slots: int = 1  # lengths per pitch in the vocabulary (16 with rhythm; 1: a plain softmax)
     bar_positions: int = 0  # bar positions the model is told (32 with rhythm; 0: none)
+
+    @classmethod
+    def for_encoding(cls, encoding, **settings):
+        """The settings of a model for ``encoding`` (an ``EncodingConfig``): its token layout (the
+        vocabulary, the lengths per pitch, the bar positions, an aligned memory) comes from the encoding,
+        the rest from ``settings`` or the defaults."""
+        layout = dict(vocab_size=encoding.vocab_size, length_slots=encoding.length_slots,
+                      bar_positions=BAR_POSITIONS if encoding.rhythm else 0, memory_aligned=encoding.rhythm)
+        return cls(**{**layout, **settings})
 
     def to_dict(self):
         return asdict(self)
@@ -116,5 +125,3 @@ class MelodyLSTM(nn.Module):
         counts = torch.as_tensor(counts, dtype=torch.float32) + 1.0
         self.start_log_probs.copy_(torch.log(counts / counts.sum()))
 
-    def num_parameters(self):
-        return sum(p.numel() for p in self.parameters())

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from . import keys
 from ..errors import MidiError, SeedError
+from . import keys
 from .midi_io import MAX_TRACKS, load_midi
+from .notes import HIGHEST_PITCH, LOWEST_PITCH, STEPS_PER_WHOLE
 
 # Bump whenever the encoder's output could change: it keys the training-data cache.
 ENCODER_VERSION = 3
@@ -56,9 +57,9 @@ class EncodingConfig:
         notes are cut, the rest of their time becoming a rest).
     """
 
-    lowest_pitch: int = 54
-    highest_pitch: int = 90
-    steps_per_quarter: int = 4
+    lowest_pitch: int = LOWEST_PITCH
+    highest_pitch: int = HIGHEST_PITCH
+    steps_per_quarter: int = STEPS_PER_WHOLE // 4
     transpose_to_c: bool = True
     extraction: str = "skyline"
     rhythm: bool = False
@@ -261,7 +262,6 @@ class Melody:
         from .notes import DEFAULT_STEPS, format_timed_notes
 
         shift = f", played by the model {self.key_shift:+d} semitones in C" if self.key_shift else ""
-        meter = self.time_signature()
         items = timed_items(self.original_notes(), self.end_step) if self.rhythm \
             else [(pitch, DEFAULT_STEPS) for pitch in self.original_pitches()]  # eighths, written without a length
         text = format_timed_notes(items, self.time_signature())
@@ -394,12 +394,9 @@ def melody_from_pitches(pitches, config=RHYTHM, source="typed notes"):
                              notes_in_source=len(pitches))
 
 
-def melody_from_items(items, config=RHYTHM, source="typed notes", meter=None):
-    """Encode typed notes and rests ``[(pitch or None, steps), ...]`` (see ``notes.parse_timed_notes``)
-    from a bar's start, in ``meter`` ``(beats, beat)`` (default 4/4): it sets the bars, and so the bar
-    positions the model is told. The classic encoding keeps the pitches only."""
-    from .notes import meter_steps
-
+def notes_of_items(items):
+    """Notes and rests ``[(pitch or None, steps), ...]`` played one after another from step 0:
+    ``(onsets, steps, pitches, end_step)`` of the notes."""
     onsets, steps, pitches, now = [], [], [], 0
     for pitch, length in items:
         if pitch is not None:
@@ -407,10 +404,20 @@ def melody_from_items(items, config=RHYTHM, source="typed notes", meter=None):
             steps.append(length)
             pitches.append(pitch)
         now += length
+    return onsets, steps, pitches, now
+
+
+def melody_from_items(items, config=RHYTHM, source="typed notes", meter=None):
+    """Encode typed notes and rests ``[(pitch or None, steps), ...]`` (see ``notes.parse_timed_notes``)
+    from a bar's start, in ``meter`` ``(beats, beat)`` (default 4/4): it sets the bars, and so the bar
+    positions the model is told. The classic encoding keeps the pitches only."""
+    from .notes import meter_steps
+
+    onsets, steps, pitches, now = notes_of_items(items)
     # The key from note counts: for a short typed tune, weighting by length misleads Krumhansl-
     # Schmuckler (Ode to Joy's long E and D made it "E minor"); counts name all the examples' keys.
     return melody_from_notes(onsets, steps, pitches, config, end_step=now, source=source,
-                             notes_in_source=len(pitches), steps_per_bar=meter_steps(meter) if meter else 16,
+                             notes_in_source=len(pitches), steps_per_bar=meter_steps(meter) if meter else STEPS_PER_WHOLE,
                              meter=tuple(meter) if meter else None)
 
 

@@ -9,6 +9,7 @@ import mido
 import pretty_midi
 
 from ..errors import MidiError, SeedError
+from .notes import STEPS_PER_WHOLE
 
 HINT = "Use a Standard MIDI File (.mid/.midi), e.g. one exported from a notation program or a DAW."
 MAX_TICKS = 4_000_000  # about an hour at 480 ticks per beat; later events are dropped
@@ -179,13 +180,7 @@ def _rebuild(track, events):
         now = tick
 
 
-STEPS_PER_QUARTER = 4  # the 16th-note grid of melody.music.encoding
-
-
-def note_span(index, tempo=120.0, note_beats=0.5):
-    """``(start, end)`` in seconds of note number ``index`` when every note lasts ``note_beats`` beats."""
-    seconds = 60.0 / float(tempo) * note_beats
-    return index * seconds, (index + 1) * seconds
+STEPS_PER_QUARTER = STEPS_PER_WHOLE // 4  # the 16th-note grid of melody.music.encoding
 
 
 def step_seconds(tempo):

@@ -28,25 +28,6 @@ MAX_METER_BEATS = 16
 COMMON_TIME = (4, 4)
 
 
-def pitch_to_token(pitch):
-    """Token index (0..36) of a MIDI pitch inside the vocabulary's range."""
-    return pitch - LOWEST_PITCH
-
-
-def token_to_pitch(token):
-    """MIDI pitch of a token index."""
-    return token + LOWEST_PITCH
-
-
-def fold_pitch(pitch, low=LOWEST_PITCH, high=HIGHEST_PITCH):
-    """Move ``pitch`` by whole octaves until it lies in ``[low, high]``."""
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch
-
-
 def note_name(pitch):
     """Scientific pitch name of a MIDI number, e.g. ``60 -> 'C4'``, ``66 -> 'F#4'``."""
     return pretty_midi.note_number_to_name(int(pitch))

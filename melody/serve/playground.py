@@ -11,18 +11,20 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from . import plots
-from ..model.checkpoint import default_checkpoint, list_checkpoints, load_model
-from ..generation.steering import in_model_key, looped_once_more
-from ..generation.continuation import seed_melody
-from ..music.encoding import timed_items
 from ..errors import MelodyError, SeedError
-from ..music.keys import key_in_c
-from ..music.midi_io import melody_to_midi, step_seconds, write_midi
-from ..music.notes import HIGHEST_PITCH, LOWEST_PITCH, format_notes, format_timed_notes
+from ..generation.continuation import seed_melody
 from ..generation.originality import longest_shared_run
-from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
+from ..generation.rules import SamplingRule
 from ..generation.sampling import continuation_of, generate, sample_steps
+from ..generation.steering import Steering, in_model_key, looped_once_more
+from ..model.checkpoint import default_checkpoint, list_checkpoints, load_model
+from ..music.encoding import timed_items
+from ..music.midi_io import melody_to_midi, step_seconds
+from ..music.notes import format_notes, format_timed_notes
+from ..settings import LIMITS, Settings, flag, number
+from . import plots
+from .export import bar_start, export_continuation_midi, export_midi
+from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
 from .seed_sources import (  # noqa: F401  (re-exported: the page and older scripts use them from here)
     DEFAULT_SEED_NOTES,
     MAX_SEED_NOTES,
@@ -43,11 +45,9 @@ from .seed_sources import (  # noqa: F401  (re-exported: the page and older scri
     with_problem,
     with_seed,
 )
-from ..settings import LIMITS, Settings, flag, number
-from .storage import DISK_FULL, FILE_LIFETIME_SECONDS, Storage, StorageFull, disk_full, filled
+from .storage import DISK_FULL, Storage, StorageFull, disk_full, filled
 from .uploads import UploadReader
 
-MAX_LENGTH_NOTES = LIMITS["length"].high
 MAX_VARIATIONS = LIMITS["variations"].high
 MAX_AUDIO_SECONDS = 600
 NOTE_SAMPLE_SECONDS = 0.9  # each of the grid's note samples
@@ -214,10 +214,11 @@ class Playground:
         FluidSynth with the first soundfont: the page plays them itself when a note is drawn, with
         no round trip to the server."""
         folder = self.storage.static / "notes"
-        if not (folder / f"p{HIGHEST_PITCH}.wav").exists():
+        config = self.encoding()  # the grid draws the default model's range
+        if not (folder / f"p{config.highest_pitch}.wav").exists():
             folder.mkdir(exist_ok=True)
             renderer = self.renderer(0)
-            for pitch in range(LOWEST_PITCH, HIGHEST_PITCH + 1):
+            for pitch in range(config.lowest_pitch, config.highest_pitch + 1):
                 audio = renderer.render_audio(melody_to_midi([(0, 3, pitch)], tempo=Settings.tempo_bpm))
                 audio = audio[: int(NOTE_SAMPLE_SECONDS * renderer.sample_rate_hz)]
                 fade = min(len(audio), int(0.05 * renderer.sample_rate_hz))  # no click at the cut
@@ -225,10 +226,6 @@ class Playground:
                     audio[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=audio.dtype)
                 encode_audio(audio, renderer.sample_rate_hz, folder / f"p{pitch}.wav")
         return folder
-
-    def clean_old_files(self, max_age_seconds=FILE_LIFETIME_SECONDS):
-        """Delete result and upload files older than ``max_age_seconds``."""
-        self.storage.make_room(0, max_age_seconds)
 
     def _folder(self, prefix):
         return self.storage.new_folder(prefix)
@@ -245,12 +242,12 @@ class Playground:
         melody = self.uploads.melody(path, client, config)
         return seed_part(melody, start, count, config), melody
 
-    def seed_preview(self, seed):
-        """PNG of the seed's piano roll, in its own key."""
-        notes = seed.original_notes()
+    def seed_preview(self, seed, checkpoint=None):
+        """PNG of the seed's piano roll, in its own key, over at least the model's range."""
+        notes, config = seed.original_notes(), self.encoding(checkpoint)
         pitches = [p for _, _, p in notes]
-        low = min([LOWEST_PITCH - seed.key_shift, *pitches])
-        high = max([HIGHEST_PITCH - seed.key_shift, *pitches])
+        low = min([config.lowest_pitch - seed.key_shift, *pitches])
+        high = max([config.highest_pitch - seed.key_shift, *pitches])
         figure = plots.piano_roll_figure(notes, [], low=low, high=high, steps_per_bar=seed.steps_per_bar,
                                          bar_offset=seed.bar_offset, origin=bar_start(seed))
         with filled(self._folder("seed-")) as folder:
@@ -334,7 +331,6 @@ class Playground:
     def _generate(self, seed, settings, model, renderer, audio_first, extras, folder):
         started = time.perf_counter()
         shift = seed.key_shift if settings.original_key else 0
-        key = seed.key if settings.original_key else key_in_c(seed.key)
         origin, step = bar_start(seed), step_seconds(settings.tempo_bpm)
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
         writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz, stem.with_suffix(".wav") if extras else None)
@@ -347,28 +343,8 @@ class Playground:
                     program=settings.program)
 
         result = Result(seed, settings)
-        tokens, probs = [[] for _ in mixes], [[] for _ in mixes]
         try:
-            for mix in mixes:
-                for note in seed.notes:
-                    play(mix, note)
-            for made in sample_steps(model, seed, settings.length, temperature=settings.temperature,
-                                     beta=settings.beta, top_k=settings.top_k, top_p=settings.top_p,
-                                     rng_seed=settings.rng_seed, num_variations=settings.variations,
-                                     memory=float(settings.memory), **steering(seed, settings)):
-                for row, (mix, note) in enumerate(zip(mixes, made.notes)):
-                    if note is not None or not made.done[row]:
-                        tokens[row].append(int(made.tokens[row]))
-                    if note is not None:
-                        play(mix, note)
-                        probs[row].append(pitch_marginal(model.encoding, made.probs[row]))
-            continuations = [continuation_of(model.encoding, seed, t) for t in tokens]
-            if settings.loop:  # play it all once more, to hear the seam
-                for mix, continuation in zip(mixes, continuations):
-                    for note in looped_once_more(seed, continuation):
-                        play(mix, note)
-            for mix in mixes:
-                mix.close()
+            continuations, probs = _sample_playing(model, seed, settings, mixes, play)
             result.variations = [Variation(None, continuation, stem.with_suffix(".mp3"), None, None, None,
                                            wav_path=stem.with_suffix(".wav") if extras else None)
                                  for continuation, stem in zip(continuations, stems)]
@@ -378,7 +354,7 @@ class Playground:
                 result.seconds = time.perf_counter() - started
                 yield result
             for row, stem in enumerate(stems):  # else while the encoders finish
-                self._files(seed, probs[row], stem, settings, model, key, result.variations[row], extras)
+                self._files(seed, probs[row], stem, settings, model, result.variations[row], extras)
         finally:
             for writer in writers:  # always stop the encoder threads, also after an error
                 writer.close()
@@ -386,32 +362,23 @@ class Playground:
         result.summary = summarize(result, model, renderer)
         yield result
 
-    def _files(self, seed, probs, stem, settings, model, key, variation, extras=True):
+    def _files(self, seed, probs, stem, settings, model, variation, extras=True):
         """A variation's MIDI file, piano roll and histogram (with ``extras``, its continuation alone as
         MIDI too), filled into ``variation`` (its MP3 is written meanwhile, or was)."""
-        continuation = variation.continuation
-        shift = seed.key_shift if settings.original_key else 0
-        origin, config = bar_start(seed), model.encoding
-        seed_out = [(o, s, p - shift) for o, s, p in seed.notes]
-        out = [(o, s, p - shift) for o, s, p in continuation.notes]
-        again = [(o, s, p - shift) for o, s, p in looped_once_more(seed, continuation)] if settings.loop else []
-        midi = melody_to_midi(seed_out + out + again, tempo=settings.tempo_bpm, program=settings.program, key=key,
-                              start_step=origin, time_signature=seed.time_signature())
-        step = step_seconds(settings.tempo_bpm)
-        seed_end = (seed.end_step - origin) * step
-        write_midi(midi, stem.with_suffix(".mid"), [(0.0, "seed"), (seed_end, "seed ends: continuation")])
+        continuation, config = variation.continuation, model.encoding
+        made = export_midi(stem.with_suffix(".mid"), seed, continuation, settings.tempo_bpm, settings.program,
+                           settings.original_key, settings.loop)
+        seed_out, out, origin, shift = made.seed, made.continuation, made.origin, made.shift
         alone = stem.with_name(stem.name + "-continuation.mid") if extras else None
         if extras:
-            first = continuation.notes[0][0] if continuation.notes else seed.end_step
-            write_midi(melody_to_midi(out, tempo=settings.tempo_bpm, program=settings.program, key=key,
-                                      start_step=first - seed.bar_position(first),
-                                      time_signature=seed.time_signature()), alone, [])
+            export_continuation_midi(alone, seed, made, settings.tempo_bpm, settings.program)
         variation.notes, variation.roll_path, variation.midi_path = out, stem.with_suffix(".png"), stem.with_suffix(".mid")
         variation.shared_run, variation.continuation_midi_path = originality_of(model, continuation.pitches), alone
         left, right, steps = plots.roll_timeline(seed_out, out, origin)
+        step = step_seconds(settings.tempo_bpm)
         continuation_end = continuation.end_step if continuation.notes else seed.end_step  # to play it alone
-        variation.timeline = {"left": left, "right": right, "seconds": steps * step, "seed_end": seed_end,
-                              "end": (continuation_end - origin) * step}
+        variation.timeline = {"left": left, "right": right, "seconds": steps * step,
+                              "seed_end": made.seed_end_seconds, "end": (continuation_end - origin) * step}
         low, high = config.lowest_pitch - shift, config.highest_pitch - shift
         plots.save_piano_roll(variation.roll_path, seed_out, out, probs if settings.show_probabilities else None,
                               low=low, high=high, steps_per_bar=seed.steps_per_bar, bar_offset=seed.bar_offset,
@@ -444,16 +411,37 @@ class Playground:
 
 
 def steering(seed, settings):
-    """The settings' constraints as ``sample_steps`` takes them (pins and scale are given in the seed's
-    own key, as the page shows it)."""
+    """The settings' ``Steering`` (pins and scale are given in the seed's own key, as the page shows them)."""
     pins, scale = in_model_key(seed, settings.pins, settings.scale)
-    return dict(pins=pins, scale=scale, scale_strength=settings.scale_strength, loop=settings.loop,
-                max_copy=settings.max_copy)
+    return Steering(pins=pins, scale=scale, scale_strength=settings.scale_strength, loop=settings.loop,
+                    max_copy=settings.max_copy)
 
 
-def bar_start(melody):
-    """The step where the bar of the melody's first note starts: time 0 of its audio and MIDI."""
-    return melody.start_step - melody.bar_position(melody.start_step)
+def _sample_playing(model, seed, settings, mixes, play):
+    """Sample the settings' continuations of ``seed``, each note handed to ``play(mix, note)`` as it
+    comes (the seed's notes first, and with a loop everything once more at the end); returns the
+    continuations and, per variation, the model's pitch distribution at each of its notes."""
+    tokens, probs = [[] for _ in mixes], [[] for _ in mixes]
+    for mix in mixes:
+        for note in seed.notes:
+            play(mix, note)
+    rule = SamplingRule(settings.temperature, settings.beta, settings.top_k, settings.top_p)
+    for made in sample_steps(model, seed, settings.length, rule, steering(seed, settings), rng_seed=settings.rng_seed,
+                             num_variations=settings.variations, memory=float(settings.memory)):
+        for row, (mix, note) in enumerate(zip(mixes, made.notes)):
+            if note is not None or not made.done[row]:
+                tokens[row].append(int(made.tokens[row]))
+            if note is not None:
+                play(mix, note)
+                probs[row].append(pitch_marginal(model.encoding, made.probs[row]))
+    continuations = [continuation_of(model.encoding, seed, t) for t in tokens]
+    if settings.loop:  # play it all once more, to hear the seam
+        for mix, continuation in zip(mixes, continuations):
+            for note in looped_once_more(seed, continuation):
+                play(mix, note)
+    for mix in mixes:
+        mix.close()
+    return continuations, probs
 
 
 def pitch_marginal(config, probs):

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from ..music.keys import PITCH_CLASS_NAMES  # noqa: E402
-from ..music.notes import HIGHEST_PITCH, LOWEST_PITCH, note_name  # noqa: E402
+from ..music.notes import HIGHEST_PITCH, LOWEST_PITCH, STEPS_PER_WHOLE, note_name  # noqa: E402
 
 SEED_RGB = np.array([0.20, 0.45, 0.80])
 CONTINUATION_RGB = np.array([0.93, 0.42, 0.10])
@@ -67,7 +67,7 @@ def roll_image(seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PI
     return pixels
 
 
-def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=16, bar_offset=0, low=LOWEST_PITCH,
+def piano_roll_figure(seed, continuation, probs=None, steps_per_bar=STEPS_PER_WHOLE, bar_offset=0, low=LOWEST_PITCH,
                       high=HIGHEST_PITCH, title=None, origin=None, end=None):
     """Piano roll of a seed (blue) and its continuation (orange), in time: one column per 16th note.
 
@@ -168,7 +168,7 @@ def padded_span(seed, continuation, origin=None):
     return origin, origin + -(-(last - origin) // PAD_STEPS) * PAD_STEPS
 
 
-def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH, steps_per_bar=16,
+def save_piano_roll(path, seed, continuation, probs=None, low=LOWEST_PITCH, high=HIGHEST_PITCH, steps_per_bar=STEPS_PER_WHOLE,
                     bar_offset=0, origin=None):
     """Write ``piano_roll_figure(...)`` as a PNG, quickly when the layout repeats.
 

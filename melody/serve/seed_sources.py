@@ -3,16 +3,22 @@ a MIDI file's melody, each a ``Melody`` in the chosen model's encoding; and a br
 current seed with its Undo history."""
 import re
 
-from ..music.encoding import RHYTHM, encode_midi, melody_from_notes, melody_from_pitches, melody_from_text
 from ..errors import SeedError
-from ..music.notes import (COMMON_TIME, HIGHEST_PITCH, LOWEST_PITCH, meter_steps, note_name, parse_meter, parse_note,
-                    parse_timed_note, split_meter)
+from ..music.encoding import RHYTHM, encode_midi, melody_from_notes, melody_from_pitches, melody_from_text
+from ..music.notes import (
+    COMMON_TIME,
+    meter_steps,
+    note_name,
+    parse_meter,
+    parse_note,
+    parse_timed_note,
+    split_meter,
+)
+from ..settings import LIMITS, TIME_LIMITS, number
 from .sandbox import call_limited
-from ..settings import LIMITS, number
 
 MAX_SEED_NOTES = LIMITS["seed_count"].high
 MAX_UNDO = 50
-UPLOAD_READ_SECONDS = 20.0
 UPLOAD_READ_BYTES = 1 << 30
 DEFAULT_SEED_NOTES = "E4 E4 F4 G4 G4 F4 E4 D4 C4 C4 D4 E4 E4 D4 D4"  # Ode to Joy, public domain
 
@@ -70,7 +76,6 @@ def grid_columns(value):
     return unit, list(cells) if isinstance(cells, (list, tuple)) else []
 
 
-GRID_METERS = ((2, 4), (3, 4), (4, 4), (6, 8))  # offered by the grid's Meter menu; a seed's own is shown too
 
 
 def grid_meter(value):
@@ -85,11 +90,13 @@ def grid_meter(value):
     return COMMON_TIME
 
 
-def _drawn_pitch(item):
-    return isinstance(item, (int, float)) and not isinstance(item, bool) and LOWEST_PITCH <= item <= HIGHEST_PITCH
+def _drawn_pitch(item, config):
+    """Whether ``item`` is a pitch the grid draws: the model's range (``config``, an ``EncodingConfig``)."""
+    return isinstance(item, (int, float)) and not isinstance(item, bool) and \
+        config.lowest_pitch <= item <= config.highest_pitch
 
 
-def grid_notes(value):
+def grid_notes(value, config=RHYTHM):
     """The notes drawn on the grid, ``(onset, steps, pitch)`` in sixteenths from its first column: a
     note lasts its ``len`` columns (at most until the next one starts); empty columns are rests;
     anything else a browser might send is skipped."""
@@ -97,10 +104,10 @@ def grid_notes(value):
     notes = []
     for column, item in enumerate(cells):
         length = 1
-        if isinstance(item, dict) and _drawn_pitch(item.get("note")):
+        if isinstance(item, dict) and _drawn_pitch(item.get("note"), config):
             item, length = item["note"], item.get("len")
             length = length if isinstance(length, int) and not isinstance(length, bool) and length >= 1 else 1
-        if _drawn_pitch(item):
+        if _drawn_pitch(item, config):
             notes.append([column * unit, length * unit, int(item)])
     for note, following in zip(notes, notes[1:]):
         note[1] = min(note[1], following[0] - note[0])
@@ -125,14 +132,14 @@ def grid_value(melody):
     return {"unit": unit, "cells": cells, **shown}
 
 
-def grid_end(value):
+def grid_end(value, config=RHYTHM):
     """The column after the end of the grid's last note (0 for an empty grid)."""
     unit, _ = grid_columns(value)
-    notes = grid_notes(value)
+    notes = grid_notes(value, config)
     return -(-(notes[-1][0] + notes[-1][1]) // unit) if notes else 0
 
 
-def grid_pins(value):
+def grid_pins(value, config=RHYTHM):
     """Pins drawn on the grid (entries ``{"pin": pitch}``) as text for ``melody.generation.steering.parse_pins``:
     the column after the last drawn note's end is the continuation's note 0, each column on one more.
 
@@ -142,11 +149,11 @@ def grid_pins(value):
         For a pin drawn before the seed's last note ends.
     """
     _, cells = grid_columns(value)
-    end = grid_end(value)
+    end = grid_end(value, config)
     pins = []
     for column, item in enumerate(cells):
         pitch = item.get("pin") if isinstance(item, dict) else None
-        if not isinstance(pitch, int) or isinstance(pitch, bool) or not LOWEST_PITCH <= pitch <= HIGHEST_PITCH:
+        if type(pitch) is not int or not _drawn_pitch(pitch, config):
             continue
         if column < end:
             raise SeedError(f"The pin at step {column + 1} of the grid lies inside the seed: pins go after its last "
@@ -159,7 +166,7 @@ def seed_from_grid(value, config=RHYTHM):
     """A seed from the drawing grid's value (see :func:`grid_notes`): with a rhythm encoding the notes
     keep their lengths, the empty columns between them are rests, and the first note keeps its place
     in the bar; the classic encoding plays every note as an eighth."""
-    notes = grid_notes(value)
+    notes = grid_notes(value, config)
     if not notes:
         raise SeedError("The grid is empty: click or drag on it to draw a few notes.")
     if len(notes) > MAX_SEED_NOTES:
@@ -173,7 +180,7 @@ def seed_from_grid(value, config=RHYTHM):
 def read_upload(path, config=RHYTHM):
     """The ``Melody`` of an uploaded MIDI file in ``config``'s encoding, read in a separate process
     with time and memory limits: the file may be hostile."""
-    return call_limited(encode_midi, str(path), config, seconds=UPLOAD_READ_SECONDS, memory_bytes=UPLOAD_READ_BYTES)
+    return call_limited(encode_midi, str(path), config, seconds=TIME_LIMITS.upload_read, memory_bytes=UPLOAD_READ_BYTES)
 
 
 def seed_part(melody, start=None, count=None, config=RHYTHM):

@@ -3,7 +3,7 @@ running server, bounded in total size, removed when the server stops and, if it 
 the next one starts.
 
 When room is needed the oldest files go first, but never a result still being made (``holding``)
-nor anything made in the last ``FETCH_GRACE_SECONDS`` (a result just made is about to be fetched,
+nor anything made in the last ``TIME_LIMITS.fetch_grace`` seconds (a result just made is about to be fetched,
 an upload about to be read): when only such files are left, a request gets a ``StorageFull``
 message instead. So the folder can pass its quota by the results in flight, briefly.
 
@@ -21,11 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MelodyError
+from ..settings import TIME_LIMITS
 
 FOLDER_NAME = "melody-playground"
 DEFAULT_MAX_BYTES = 1 << 30  # uploads and results together
-FILE_LIFETIME_SECONDS = 3600
-FETCH_GRACE_SECONDS = 120  # a file this new is about to be fetched or read: never deleted to make room
 MIN_FREE_BYTES = 256 * 1024  # room a new result needs at least (a short one: an MP3, a picture, a MIDI file)
 DISK_FULL = ("The server's disk is full, even after deleting the older results it could: try again in a few "
              "minutes. (Whoever runs the server: free some space.)")
@@ -144,10 +143,12 @@ class Storage:
     def used_bytes(self):
         return sum(size for _, size, _ in self.entries())
 
-    def make_room(self, needed_bytes, max_age_seconds=FILE_LIFETIME_SECONDS):
+    def make_room(self, needed_bytes, max_age_seconds=None):
         """Delete files older than ``max_age_seconds``, then the oldest ones until ``needed_bytes``
         more fit under ``max_bytes``, passing over files in use (see the module). Returns whether
-        they fit."""
+        they fit. ``max_age_seconds`` defaults to ``TIME_LIMITS.file_lifetime``."""
+        if max_age_seconds is None:
+            max_age_seconds = TIME_LIMITS.file_lifetime
         with self._lock:
             entries = self.entries()
             used = sum(size for _, size, _ in entries)
@@ -156,7 +157,7 @@ class Storage:
                 expired = mtime < now - max_age_seconds
                 if not expired and used + needed_bytes <= self.max_bytes:
                     break
-                if path in self._held or (not expired and mtime >= now - FETCH_GRACE_SECONDS):
+                if path in self._held or (not expired and mtime >= now - TIME_LIMITS.fetch_grace):
                     continue  # being written, or just made: about to be fetched or read
                 _remove(path)
                 used -= size

@@ -17,10 +17,10 @@ from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..music.encoding import RHYTHM
 from ..errors import MidiError, SeedError
-from .seed_sources import read_upload
+from ..music.encoding import RHYTHM
 from ..settings import MAX_UPLOAD_BYTES
+from .seed_sources import read_upload
 
 PER_CLIENT = 2  # requests of one client address that may wait for reads at once
 TOTAL = 8  # requests of all clients that may wait for reads at once

@@ -27,9 +27,9 @@ import time
 from multiprocessing.connection import Connection
 
 from ..errors import MelodyError
+from ..settings import TIME_LIMITS
 
 log = logging.getLogger("melody")
-DEADLINE_S = 120.0  # the longest a generation may take (512 notes with 64 candidates: about 20 s)
 CRASHED = ("The generator stopped unexpectedly while making this result (it crashed: this is a bug, and it is "
            "logged). It has been restarted: try again, or try other settings.")
 TOO_LONG = ("Making this result took longer than {seconds:g} s, so it was stopped. Ask for fewer notes or "
@@ -168,8 +168,10 @@ class Workers:
     ``run`` takes an idle one (waiting for it: the workers are the generation slots) and streams what
     it makes."""
 
-    def __init__(self, count, factory, kwargs, deadline_s=DEADLINE_S, start_timeout_s=300.0):
-        self.deadline_s, self.start_timeout_s = deadline_s, start_timeout_s
+    def __init__(self, count, factory, kwargs, deadline_s=None, start_timeout_s=300.0):
+        # the longest a generation may take: TIME_LIMITS.generation unless given
+        self.deadline_s = TIME_LIMITS.generation if deadline_s is None else deadline_s
+        self.start_timeout_s = start_timeout_s
         self.count, self.recipe = max(1, int(count)), {"factory": factory, "kwargs": kwargs}
         self._idle = queue.Queue()
         self._all = []
@@ -224,7 +226,7 @@ class Workers:
     def call(self, method, *args, **kwargs):
         """The last (or only) value of :meth:`run`."""
         made = None
-        for made in self.run(method, *args, **kwargs):
+        for made in self.run(method, *args, **kwargs):  # noqa: B007  (the last value is the answer)
             pass
         return made
 

@@ -20,16 +20,16 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from ..version import __version__
-from ..model import checkpoint as ckpt
 from ..data.corpus import encode_folder, encode_folk_corpus, find_midi_files, split_songs
-from .distributed import exit_process, launch
-from ..music.encoding import BAR_POSITIONS, CLASSIC, RHYTHM, EncodingConfig
-from ..errors import EncodingInterrupted, MelodyError
-from ..model.network import ModelConfig
-from .runs import finished, latest_interrupted, output_lock
 from ..data.stopping import STOP_SIGNALS, signal_name
+from ..errors import EncodingInterrupted, MelodyError
+from ..model import checkpoint as ckpt
+from ..model.network import ModelConfig
+from ..music.encoding import CLASSIC, RHYTHM, EncodingConfig
+from ..version import __version__
+from .distributed import exit_process, launch
 from .fitting import refit_generation
+from .runs import finished, latest_interrupted, output_lock
 from .training import TrainConfig, state_path_for, train
 
 DEFAULT_DATA = Path("data/midi")
@@ -204,8 +204,7 @@ def load_songs(sources, encoding, args, context):
 
 def model_config_for(encoding, **sizes):
     """The ``ModelConfig`` of a new model for ``encoding``, with the sizes given on the command line."""
-    return ModelConfig(vocab_size=encoding.vocab_size, length_slots=encoding.length_slots,
-                       bar_positions=BAR_POSITIONS if encoding.rhythm else 0, memory_aligned=encoding.rhythm, **sizes)
+    return ModelConfig.for_encoding(encoding, **sizes)
 
 
 def main(argv=None):
@@ -297,7 +296,7 @@ class Stopped(Exception):
         self.signum = signum
 
 
-def _stop(signum, frame):
+def _stop(signum, _frame):
     raise Stopped(signum)
 
 

@@ -18,17 +18,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..model import checkpoint as ckpt
-from .budget import in_time, sample_note, share_of
 from ..data.crops import token_sequence
-from ..music.encoding import EncodingConfig
-from ..model.echo import fit_echo
 from ..evaluate.evaluation import Predictions, predictions, top1_accuracy
-from ..model.calibration import ROUNDS, fit_calibration
-from ..model.form import fit_plan, melody_contents
-from ..model.memory import fit_weights
 from ..evaluate.ngram import InterpolatedTrigram
 from ..generation.sampling import generate
+from ..model import checkpoint as ckpt
+from ..model.calibration import ROUNDS, fit_calibration
+from ..model.echo import fit_echo
+from ..model.form import fit_plan, melody_contents
+from ..model.memory import fit_weights
+from ..music.encoding import EncodingConfig
+from .budget import in_time, sample_note, share_of
 
 
 def sequences(songs, encoding):

@@ -16,9 +16,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..model.checkpoint import FORMAT, read_file, read_training_state
 from ..data.corpus import default_cache_dir
 from ..errors import CheckpointError, MelodyError
+from ..model.checkpoint import FORMAT, read_file, read_training_state
 
 RECORD_NAME = "runs.json"
 MAX_RUNS = 50

@@ -11,16 +11,16 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..data.crops import CropSampler
+from ..data.stopping import StopRequest
+from ..evaluate.evaluation import total_bits
+from ..generation.originality import build_index, merge_indexes
 from ..model import checkpoint as ckpt
+from ..model.network import MelodyLSTM, ModelConfig
 from . import fitting as report
 from .budget import in_time
-from ..data.crops import CropSampler
-from ..evaluate.evaluation import total_bits
-from ..model.network import MelodyLSTM, ModelConfig
-from ..generation.originality import build_index, merge_indexes
 from .fitting import sequences
 from .runs import FINISHED, INTERRUPTED, RUNNING, record_run
-from ..data.stopping import StopRequest
 
 
 @dataclass
@@ -289,8 +289,8 @@ def train(
     dict
         The final metrics (validation/test bits per note, trigram baseline, epochs, stop reason).
     """
-    from .distributed import Context
     from ..music.encoding import EncodingConfig
+    from .distributed import Context
 
     context = context or Context()
     encoding = encoding or EncodingConfig()

@@ -5,9 +5,11 @@ Gradio checks a request's values before our functions see them (how many there a
 whether a file was uploaded to this server), and answers a failed check, or any exception that is
 not a ``gr.Error``, with an empty error and a traceback in the log. ``Page`` (the page's
 ``gr.Blocks``) turns those into messages. Mistakes inside our functions are ``MelodyError`` and are
-answered where they happen (``page.catching``); anything else is a bug, answered here with a
-sentence that says so and logged as one line that says where.
+answered where they happen (``catching``: as a message on the page, ``user_errors``, or next to the
+input that caused it, ``beside``); anything else is a bug, answered with a sentence that says so and
+logged as one line that says where.
 """
+import functools
 import inspect
 import logging
 import re
@@ -77,6 +79,67 @@ def describe_bug(exc):
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {str(exc)[:200]}{where}"
+
+
+def plain(text):
+    """``text`` shown as it is in a ``gr.Markdown``: ``C5*10 D5*3`` stays that, not ``C510 D53`` in italics."""
+    return re.sub(r"([\\`*_\[\]<>#~|])", r"\\\1", str(text))
+
+
+def warning(exc):
+    return f"⚠️ {plain(str(exc)[:600])}"
+
+
+def catching(fn, handle):
+    """``fn`` with a ``MelodyError`` (bad file, note or setting: the user's, not a bug) logged as one
+    short line, not a traceback, and handed to ``handle``, whose result is returned. Any other error
+    is a bug: logged as one line that says where, and handed on as a ``MelodyError`` that says so."""
+
+    def answer(exc):
+        if isinstance(exc, MelodyError):
+            log.info("user error in %s: %s", fn.__name__, exc)
+            return handle(exc)
+        log.warning("server error in %s: %s", fn.__name__, describe_bug(exc))
+        return handle(MelodyError(SERVER_ERROR))
+
+    if inspect.isgeneratorfunction(fn):  # an event that sends its outputs in stages (Gradio streams them)
+        @functools.wraps(fn)
+        def stages(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as exc:
+                yield answer(exc)
+
+        return stages
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            return answer(exc)
+
+    return wrapper
+
+
+def user_errors(fn):
+    """Show a MelodyError as a message on the page (a toast)."""
+
+    def toast(exc):
+        raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
+
+    return catching(fn, toast)
+
+
+def beside(fn, outputs, message):
+    """``fn`` with a ``MelodyError`` shown in the Markdown ``message`` (one of ``outputs``, placed next to
+    the input that caused it) and every other output left as it was: no red badges, nothing blanked."""
+    where = outputs.index(message)
+    return catching(fn, lambda exc: [warning(exc) if i == where else gr.skip() for i in range(len(outputs))])
 
 
 class Page(gr.Blocks):

@@ -1,6 +1,6 @@
 const history = [];            // stack of previous values, for Undo
 const MAX_HISTORY = 200;
-const MAX_STEPS = 16;           // the longest note the model knows, in sixteenths
+const MAX_STEPS = props.longest;  // the longest note the model knows, in sixteenths (its encoding's)
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const inRange = (p) => typeof p === 'number' && p >= props.low && p <= props.high;
 const isPin = (v) => v !== null && typeof v === 'object' && inRange(v.pin);

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..music.notes import HIGHEST_PITCH, LOWEST_PITCH
+from ..music.encoding import RHYTHM
 
 HERE = Path(__file__).resolve().parent
 GRID_STEPS = 64
 
 
-def piano_grid(value=None, steps=GRID_STEPS, samples="", **kwargs):
-    """A ``gr.HTML`` piano-roll grid: 37 rows (MIDI 54..90, C rows marked), ``steps`` columns of an
-    eighth or a sixteenth, click to draw a note, drag along its row to lengthen it, click a note to
-    remove it; Undo, Clear, zoom, snap to a scale.
+def piano_grid(value=None, steps=GRID_STEPS, samples="", config=RHYTHM, **kwargs):
+    """A ``gr.HTML`` piano-roll grid: a row for each pitch of the model's range (``config``, an
+    ``EncodingConfig``: MIDI 54..90, C rows marked), ``steps`` columns of an eighth or a sixteenth,
+    click to draw a note, drag along its row to lengthen it (up to the encoding's longest note), click a
+    note to remove it; Undo, Clear, zoom, snap to a scale.
     ``samples`` is the address of a folder of ``p<pitch>.wav`` files: a note sounds as it is drawn."""
     return gr.HTML(
         value=value if isinstance(value, dict) else list(value or []),
@@ -28,8 +29,10 @@ def piano_grid(value=None, steps=GRID_STEPS, samples="", **kwargs):
         css_template=(HERE / "grid.css").read_text(),
         js_on_load=(HERE / "grid.js").read_text(),
         apply_default_css=False,
-        low=LOWEST_PITCH,
-        high=HIGHEST_PITCH,
+        low=config.lowest_pitch,
+        high=config.highest_pitch,
+        whole=4 * config.steps_per_quarter,  # steps in a whole note: the grid's sixteenths
+        longest=config.max_steps,
         steps=steps,
         samples=samples,
         **kwargs,
