@@ -1,7 +1,7 @@
 # make run          set up .venv/ and system packages, then start the playground
 # make train        the same plus music21, then train on data/midi/ or music21's folk songs
 # make test         the same set-up plus test tools, then the whole test suite (two workers)
-# make test-fast    the unit tests only: no browser, no process started (under a minute)
+# make test-fast    the unit tests only: no browser, no process started, nothing slow (under a minute)
 # make lint         ruff (style, complexity, bugbear, docstrings) and vulture (dead code)
 # make coverage     the whole suite under coverage.py: line coverage of melody/
 # make screenshots  refresh docs/*.png (the README's pictures of the page)
@@ -24,7 +24,7 @@ test: setup-test system-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: setup-test
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not system"
+	$(BIN)/python -m pytest -q -m "not system and not slow"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check melody tests bench scripts app.py train.py

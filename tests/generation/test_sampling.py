@@ -97,7 +97,7 @@ def test_fast_stepper_matches_the_torch_network(tiny_model):
 
 
 def test_the_compiled_step_of_a_plain_read_out_gives_the_softmax_of_its_logits():
-    from test_rhythm import stepped
+    from small_models import stepped
 
     from melody.model.network import MelodyLSTM, ModelConfig
     from melody.music.encoding import EncodingConfig

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from small_models import small_rhythm
 
 import melody
 from melody import CheckpointError, load_model
@@ -238,14 +239,6 @@ def test_every_save_writes_a_checksum_and_files_from_before_checksums_still_load
     for name in ("rhythm.pt", "classic.pt"):  # the shipped ones were given theirs, weights unchanged
         shipped = ckpt.read_file(ROOT / "checkpoints" / name, ckpt.FORMAT)
         assert shipped["sha256"] == ckpt.contents_digest(shipped)
-
-
-def small_rhythm(path, hidden=16):
-    from melody.music.encoding import RHYTHM
-    from melody.train.command import model_config_for
-
-    model = MelodyLSTM(model_config_for(RHYTHM, embedding_size=8, hidden_size=hidden, num_layers=1))
-    ckpt.atomic_save(ckpt.checkpoint_payload(model, RHYTHM, finished=True), path)
 
 
 def test_a_trained_checkpoint_is_the_default_only_once_chosen(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from midi_factory import timed_notes_in, write_notes
-from small_models import rhythm_model
+from small_models import rhythm_model, stepped
 
 import melody
 from melody.music.encoding import CLASSIC, RHYTHM, encode_midi, melody_from_text
@@ -77,18 +77,6 @@ def test_the_numpy_stepper_matches_the_network_with_bar_positions():
     got = np.stack([run.step(tokens[:, t].numpy(), positions[:, t].numpy()) for t in range(30)], axis=1)
     assert np.allclose(got, expected.numpy(), atol=1e-4)
     assert np.allclose(np.exp(got).sum(-1), 1.0, atol=1e-5)  # a factored read-out is a distribution
-
-
-def stepped(model, tokens, positions=None, factors=None):
-    """The compiled stepper's logits and its probabilities (with ``factors``) at every step, ``[batch, steps, vocab]``."""
-    from melody.generation.stepper import LstmStepper
-
-    batch, steps = tokens.shape
-    zeros = torch.zeros(model.config.num_layers, batch, model.config.hidden_size)
-    logits, probs = LstmStepper(model).start(zeros, zeros), LstmStepper(model).start(zeros, zeros)
-    at = (lambda t: positions[:, t].numpy()) if positions is not None else (lambda t: None)
-    return (np.stack([logits.step(tokens[:, t].numpy(), at(t)) for t in range(steps)], axis=1),
-            np.stack([probs.step_probs(tokens[:, t].numpy(), at(t), factors) for t in range(steps)], axis=1))
 
 
 @pytest.mark.parametrize("batch", [2, 9])  # the compiled loop multiplies a small batch, BLAS a large one

@@ -8,6 +8,7 @@ from melody.evaluate.evaluation import bits_per_note
 from melody.model.checkpoint import CHECKPOINT_DIR
 from melody.music.encoding import CLASSIC, RHYTHM
 
+pytestmark = pytest.mark.slow  # every Pokémon file, and the shipped models on the unseen songs
 
 @pytest.mark.parametrize("config", [CLASSIC, RHYTHM], ids=["classic", "rhythm"])
 def test_every_pokemon_file_gives_a_melody(pokemon_dir, config):

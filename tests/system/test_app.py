@@ -76,7 +76,7 @@ def test_the_page_starts_with_the_shipped_model_and_lists_the_others(tmp_path):
     import urllib.request
 
     from app_process import start_app, stop_app
-    from test_checkpoint import small_rhythm
+    from small_models import small_rhythm
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()

@@ -19,9 +19,9 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -52,9 +52,12 @@ corpus.folk_corpus_files = lambda *args, **kwargs: sorted(every_file(*args, **kw
 runpy.run_path({str(ROOT / "train.py")!r}, run_name="__main__")
 '''
 
-def blocks(language):
+def blocks(language, pages=PAGES):
     """The code blocks tagged ``language``, of the README and then of every docs/ page, in order."""
-    return [text for page in PAGES for lang, text in BLOCK.findall(page.read_text()) if lang == language]
+    return [text for page in pages for lang, text in BLOCK.findall(page.read_text()) if lang == language]
+
+
+SHELL_PAGES = [page for page in PAGES if blocks("sh", [page])]
 
 
 def commands(text):
@@ -160,43 +163,40 @@ def run_shell_line(line, work, env):
 
 
 def run_pip(line, work, env):
-    """`pip install .` in a copy of the repository, into a new virtual environment that sees this
-    one's packages (so nothing is downloaded but pip's build tools, and the checkout gets no build files).
-    The line that installs torch's CPU build from PyTorch's own index needs that index, which the tests
-    cannot reach: it is checked to ask for the version ``requirements.txt`` pins, from the CPU index."""
+    """The install lines. ``pip install .`` is what tests/system/test_package.py does (a wheel built
+    from the tracked files, installed outside the repository, its commands run), so here the line is
+    only checked to install this folder, with an extra that ``pyproject.toml`` declares. The line that
+    installs torch's CPU build from PyTorch's own index needs that index, which the tests cannot reach:
+    it is checked to ask for the version ``requirements.txt`` pins, from the CPU index."""
     if "--index-url" in line:
         pinned = re.search(r"^torch==\S+", (ROOT / "requirements.txt").read_text(), re.MULTILINE).group()
         assert line.split()[2] == pinned and "download.pytorch.org/whl/cpu" in line, line
         return
-    copy = work.parent / "package"
-    if not copy.exists():
-        tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                                 text=True, check=True).stdout
-        for name in tracked.split():
-            if (ROOT / name).is_file():
-                (copy / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / name, copy / name)
-        venv = work.parent / "venv"
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        site = next((venv / "lib").glob("python3*/site-packages"))
-        (site / "outer.pth").write_text(next(Path(sys.prefix, "lib").glob("python3*/site-packages")).as_posix())
-    bin_dir = work.parent / "venv" / "bin"
-    status, output = run_until(line, copy, dict(env, PATH=f"{bin_dir}:{env['PATH']}"), None, 600)
-    assert status == 0, output[-3000:]
-    version = subprocess.run([str(bin_dir / "melody"), "--version"], capture_output=True, text=True, env=env)
-    assert version.stdout.startswith("melody "), version.stderr
+    target = re.fullmatch(r"""pip install ["']?\.(?:\[(\w+)\])?["']?""", line)
+    assert target, f"an install line the tests do not know: {line}"
+    if target.group(1):
+        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+        assert target.group(1) in extras, line
+
+
+def test_the_pages_show_the_commands_people_run():
+    assert sum(len(commands(block)) for block in blocks("sh")) >= 15
 
 
 @pytest.mark.slow
-def test_every_shell_block_runs(scratch):
+@pytest.mark.parametrize("page", SHELL_PAGES, ids=[page.name for page in SHELL_PAGES])
+def test_every_shell_block_runs(scratch, page):
+    """A page's commands, in order (a later one may use what an earlier one made: a run it resumes);
+    the pages run apart, on the test workers, each in a scratch folder of its worker."""
     work, env = scratch
-    ran = 0
-    for block in blocks("sh"):
+    for block in blocks("sh", [page]):
         for line in commands(block):
             run_shell_line(line, work, env)
-            ran += 1
-    assert ran >= 15
-    assert (work / "outs" / "ode-4.mid").is_file() and (work / "out.mid").is_file()
+            out = re.search(r"melody generate .*--out (\S+)", line)
+            if out and "--num-outputs" not in line:
+                assert (work / out.group(1)).is_file(), line
+    if "--output-dir outs --out ode.mid" in page.read_text():
+        assert (work / "outs" / "ode-4.mid").is_file()
 
 
 @pytest.mark.slow
