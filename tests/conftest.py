@@ -52,7 +52,10 @@ def app_server(tmp_path_factory):
     """The real playground (python app.py) on a free loopback port, for API and browser tests:
     ``(url, path of its log)``. Its files live in a temporary folder of this test session."""
     folder = tmp_path_factory.mktemp("app")
-    process, url, _ = start_app(folder / "app.log", env={"MELODY_TMP": str(folder / "files")})
+    # Reading the 200,000-note upload takes seconds; on a machine busy with the other test worker it
+    # could reach the 20 s limit, which is not what these tests are about: they get two minutes.
+    process, url, _ = start_app(folder / "app.log", env={"MELODY_TMP": str(folder / "files"),
+                                                         "MELODY_UPLOAD_READ_SECONDS": "120"})
     yield url, folder / "app.log"
     stop_app(process)
 
