@@ -31,10 +31,10 @@ lint: $(VENV)/.dev
 	$(BIN)/vulture melody app.py train.py bench scripts --min-confidence 60  # scripts/vulture_allow.py: the public API
 
 coverage: setup-test system-test
-	$(BIN)/python -m coverage erase
-	COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml $(BIN)/python -m pytest -q -n $(TEST_WORKERS) -p no:randomly
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m pytest -q -n $(TEST_WORKERS)
 	$(BIN)/python -m coverage combine -q
-	$(BIN)/python -m coverage report --include='melody/*' | tail -1
+	$(BIN)/python -m coverage report | tail -1
 
 setup: $(VENV)/.runtime
 setup-train: $(VENV)/.train
