@@ -784,7 +784,8 @@ def test_no_serious_accessibility_violations_in_any_state_of_the_page(page, brow
     expect(page.locator("#generate-message")).to_contain_text("mistake", timeout=30_000)
     states["an error shown"] = serious_violations(page)
     page.locator("#notes textarea").fill("C4 D4 E4")
-    expect(page.locator("#seed-text")).to_contain_text("C4 D4 E4", timeout=30_000)
+    # "C4 D4 E4" alone would match the first seed (Ode to Joy has C4 C4 D4 E4): wait for the typed one
+    expect(page.locator("#seed-text")).to_contain_text("3 notes", timeout=30_000)
     page.locator("#length input[type=range]").fill("8")
     for count in (1, 3):
         page.locator("#variations input[type=range]").fill(str(count))
