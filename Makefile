@@ -32,9 +32,8 @@ lint: $(VENV)/.dev
 
 coverage: setup-test system-test
 	rm -f .coverage .coverage.*
-	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m pytest -q -n $(TEST_WORKERS)
-	$(BIN)/python -m coverage combine -q
-	$(BIN)/python -m coverage report | tail -1
+	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m pytest -q -n $(TEST_WORKERS); status=$$?; \
+	$(BIN)/python -m coverage combine -q; $(BIN)/python -m coverage report | tail -1; exit $$status
 
 setup: $(VENV)/.runtime
 setup-train: $(VENV)/.train
