@@ -1,9 +1,13 @@
 # make run          set up .venv/ and system packages, then start the playground
 # make train        the same plus music21, then train on data/midi/ or music21's folk songs
-# make test         the same set-up plus test tools, then the whole test suite (two workers)
+# make test         the same set-up plus test tools, then the test suite less its slow end-to-end tests
+#                   (two workers, about 4 minutes)
+# make test-slow    the slow end-to-end tests make test leaves out: most browser tests, the docs' commands,
+#                   servers started for one test, the wheel, training signals (.ci/run runs both)
+# make test-all     both: the whole suite
 # make test-fast    the unit tests only: no browser, no process started, nothing slow (under a minute)
 # make lint         ruff (style, complexity, bugbear, docstrings) and vulture (dead code)
-# make coverage     the whole suite under coverage.py: line coverage of melody/
+# make coverage     the whole suite under coverage.py: line coverage of melody/ (MARKS="not slow": make test's)
 # make screenshots  refresh docs/*.png (the README's pictures of the page)
 PYTHON ?= python3
 VENV := .venv
@@ -11,8 +15,9 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 AXE := node_modules/axe-core/axe.min.js
 TEST_WORKERS ?= 2
+MARKS ?=
 
-.PHONY: run train test test-fast lint coverage setup setup-train setup-test system system-test sample screenshots clean
+.PHONY: run train test test-slow test-all test-fast lint coverage setup setup-train setup-test system system-test sample screenshots clean
 
 run: setup system
 	$(BIN)/python app.py
@@ -21,6 +26,12 @@ train: setup-train
 	$(BIN)/python train.py
 
 test: setup-test system-test
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
+
+test-slow: setup-test system-test
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m slow
+
+test-all: setup-test system-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: setup-test
@@ -32,7 +43,7 @@ lint: $(VENV)/.dev
 
 coverage: setup-test system-test
 	rm -f .coverage .coverage.*
-	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m pytest -q -n $(TEST_WORKERS); status=$$?; \
+	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m pytest -q -n $(TEST_WORKERS) $(if $(MARKS),-m "$(MARKS)"); status=$$?; \
 	$(BIN)/python -m coverage combine -q; $(BIN)/python -m coverage report | tail -1; exit $$status
 
 setup: $(VENV)/.runtime

@@ -28,7 +28,7 @@ def cmd_generate(args):
     from .generation.steering import Steering, in_model_key
     from .model.checkpoint import load_model
     from .music.encoding import encode_midi, melody_from_text
-    from .serve.export import export_midi
+    from .serve.export import export_midi, output_shift
     from .serve.seed_sources import seed_part
     from .settings import number
 
@@ -44,7 +44,7 @@ def cmd_generate(args):
                         max_copy=args.max_copy, particles=args.particles)
     runs = generate(model, seed, args.length, SamplingRule(args.temperature, args.beta, args.top_k, args.top_p),
                     steering, rng_seed=args.rng_seed, memory=args.memory, num_variations=count)
-    key_shift = seed.key_shift if args.original_key else 0
+    key_shift = output_shift(seed, args.original_key)
     tempo = number(args.tempo or (seed.tempo_bpm if args.seed_midi else None), "tempo_bpm")
     paths = output_paths(args.out, args.output_dir, count)
     paths[0].parent.mkdir(parents=True, exist_ok=True)

@@ -14,29 +14,34 @@ from midi_factory import C_MAJOR_SCALE, pitches_in, write_melody, write_small_co
 
 import train as train_cli
 from melody import cli
+from melody.model import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, cwd=None, env=None, process=False):
-    """``python -m melody *args``: ``(returncode, stdout, stderr)``. In this process (``melody.cli.main``),
-    unless ``process`` or ``env`` asks for a new one (settings read when the package is imported)."""
-    if process or env:
+    """``python -m melody *args``: ``(returncode, stdout, stderr)``. In this process (``melody.cli.main``,
+    with ``env`` added to the environment while it runs: for variables read when a command runs, such
+    as ``$MELODY_CHECKPOINT``), unless ``process`` asks for a new one."""
+    if process:
         # With CI set, pyfluidsynth prints a line to stdout when it is imported; --json output must stay
         # clean whether or not the variable is set, so the CLI always runs with it here.
         env = {**os.environ, "CI": "true", **(env or {})}
         return subprocess.run([sys.executable, "-m", "melody", *args], capture_output=True, text=True, cwd=cwd,
                               env=env)
     out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
-    try:
-        os.chdir(cwd or before)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                status = cli.main(list(args))
-            except SystemExit as exit_:  # argparse: --version, --help, usage errors
-                status = exit_.code if isinstance(exit_.code, int) else 2
-    finally:
-        os.chdir(before)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        try:
+            os.chdir(cwd or before)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    status = cli.main(list(args))
+                except SystemExit as exit_:  # argparse: --version, --help, usage errors
+                    status = exit_.code if isinstance(exit_.code, int) else 2
+        finally:
+            os.chdir(before)
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
@@ -211,21 +216,24 @@ def test_version_and_help_load_neither_torch_nor_numba():
     assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr  # loaded once it is used
 
 
-@pytest.mark.system  # runs the command in new processes
-def test_generate_uses_the_shipped_model_until_another_is_chosen(small_checkpoint, tmp_path):
+@pytest.mark.system  # one case runs the command in a new process
+def test_generate_uses_the_shipped_model_until_another_is_chosen(small_checkpoint, tmp_path, monkeypatch):
     """A checkpoint trained later is not the default by itself: --checkpoint or MELODY_CHECKPOINT
-    chooses it (issue 21, 11h)."""
+    chooses it (issue 21, 11h). $MELODY_CHECKPOINT_DIR is read when the package is imported: the first
+    case runs in a new process with it, the others here with the folder it names."""
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     shutil.copy(ROOT / "checkpoints" / "rhythm.pt", folder)
     os.utime(folder / "rhythm.pt", (1, 1_000_000))  # as a clone wrote it, long ago
     shutil.copy(small_checkpoint, folder / "mine.pt")  # trained just now
-    env = {"MELODY_CHECKPOINT_DIR": str(folder)}
     seed = ["generate", "--seed", "C4 D4 E4", "--length", "4", "--out", str(tmp_path / "x.mid")]
-    for extra, chosen, used in [({}, [], "rhythm.pt"), ({"MELODY_CHECKPOINT": "mine.pt"}, [], "mine.pt"),
-                                ({}, ["--checkpoint", str(folder / "mine.pt")], "mine.pt")]:
-        result = run(*seed, *chosen, env=dict(env, **extra))
+    result = run(*seed, env={"MELODY_CHECKPOINT_DIR": str(folder)}, process=True)
+    assert result.returncode == 0 and result.stdout.splitlines()[-1].endswith("(checkpoint rhythm.pt)"), result
+    monkeypatch.setattr(ckpt, "CHECKPOINT_DIR", folder)
+    for env, chosen, used in [({}, [], "rhythm.pt"), ({"MELODY_CHECKPOINT": "mine.pt"}, [], "mine.pt"),
+                              ({}, ["--checkpoint", str(folder / "mine.pt")], "mine.pt")]:
+        result = run(*seed, *chosen, env=env)
         assert result.returncode == 0 and result.stdout.splitlines()[-1].endswith(f"(checkpoint {used})"), result
-    result = run(*seed, env=dict(env, MELODY_CHECKPOINT="nowhere.pt"))
+    result = run(*seed, env={"MELODY_CHECKPOINT": "nowhere.pt"})
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: MELODY_CHECKPOINT is 'nowhere.pt', which is not one of the checkpoints")

@@ -37,6 +37,12 @@ class Exported:
     shift: int
 
 
+def output_shift(seed, original_key=True):
+    """Semitones subtracted from the model's key to write or sound the notes: back to the seed's own key
+    (``original_key``), else none (they stay in C major / A minor)."""
+    return seed.key_shift if original_key else 0
+
+
 def bar_start(melody):
     """The step where the bar of the melody's first note starts: time 0 of its audio and MIDI."""
     return melody.start_step - melody.bar_position(melody.start_step)
@@ -47,7 +53,7 @@ def export_midi(path, seed, continuation, tempo_bpm, program=0, original_key=Tru
     them) to the MIDI file ``path``; with ``loop``, both once more after the continuation's end.
     ``original_key`` moves them back to the seed's own key (else they stay in C major / A minor).
     Returns the :class:`Exported` notes."""
-    shift = seed.key_shift if original_key else 0
+    shift = output_shift(seed, original_key)
     key = seed.key if original_key else key_in_c(seed.key)
     origin = bar_start(seed)
     moved = lambda notes: [(o, s, p - shift) for o, s, p in notes]  # noqa: E731

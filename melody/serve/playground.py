@@ -23,7 +23,7 @@ from ..music.midi_io import melody_to_midi, step_seconds
 from ..music.notes import format_notes, format_timed_notes
 from ..settings import LIMITS, Settings, flag, number
 from . import plots
-from .export import bar_start, export_continuation_midi, export_midi
+from .export import bar_start, export_continuation_midi, export_midi, output_shift
 from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
 from .seed_sources import (  # noqa: F401  (re-exported: the page and older scripts use them from here)
     DEFAULT_SEED_NOTES,
@@ -330,7 +330,7 @@ class Playground:
 
     def _generate(self, seed, settings, model, renderer, audio_first, extras, folder):
         started = time.perf_counter()
-        shift = seed.key_shift if settings.original_key else 0
+        shift = output_shift(seed, settings.original_key)  # the audio in the key the MIDI file is written in
         origin, step = bar_start(seed), step_seconds(settings.tempo_bpm)
         stems = [folder / f"melody-{settings.rng_seed}-v{n}" for n in range(1, settings.variations + 1)]
         writers = [Mp3Writer(stem.with_suffix(".mp3"), renderer.sample_rate_hz, stem.with_suffix(".wav") if extras else None)

@@ -66,6 +66,7 @@ def test_bad_input_is_a_readable_error(client, tmp_path):
     assert client.predict(seed_notes="C4", length=4, rng_seed=1, api_name="/generate")[3]  # still serving
 
 
+@pytest.mark.slow
 def test_every_hostile_upload_gets_a_message_and_the_server_keeps_serving(client, tmp_path):
     from hostile_midi import hostile_files
 

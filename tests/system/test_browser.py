@@ -27,17 +27,25 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
+@pytest.fixture(scope="module")
+def desktop(browser):
+    """One browser context for the module's desktop pages: the page's scripts and styles load once
+    (each page still is a session of its own on the server: the page keeps nothing in the browser)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1300})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(desktop, app_url):
+    page = desktop.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(app_url)
     page.wait_for_selector("#grid .pr-cell", timeout=60_000)
     yield page
     assert not errors, errors
-    context.close()
+    page.close()
 
 
 def cell(page, step, pitch):
@@ -114,6 +122,7 @@ def test_hear_the_seed_whatever_its_source(page):
     wait_until(lambda: abs(audio_duration(page, "seed-audio") - (8 * 0.5 + 1.0)) < 0.15)
 
 
+@pytest.mark.slow
 def test_a_note_sounds_as_it_is_drawn(page):
     wait_until(lambda: page.evaluate("() => performance.getEntriesByType('resource')"
                                      ".filter(e => e.name.endsWith('.wav')).length") >= 37, 30)
@@ -143,6 +152,7 @@ def test_upload_shows_what_the_encoder_found(page, tmp_path):
     expect(page.locator("#upload-info")).to_contain_text("semitones", timeout=30_000)
 
 
+@pytest.mark.slow
 def test_two_browser_sessions_keep_their_own_seeds(browser, app_url, tmp_path):
     pages = []
     for notes in ("C4 D4 E4 F4 G4", "A4 G4 F4 E4 D4"):
@@ -163,6 +173,7 @@ def test_two_browser_sessions_keep_their_own_seeds(browser, app_url, tmp_path):
         page.context.close()
 
 
+@pytest.mark.slow
 def test_top_k_of_one_from_the_slider_generates(page):
     page.get_by_text("Advanced").click()
     box = page.get_by_label("top-k (0 = off)", exact=False).locator("xpath=ancestor::*[contains(@class,'block')][1]")
@@ -216,6 +227,7 @@ def test_clear_then_generate_says_the_grid_is_empty_instead_of_continuing_the_ol
     assert no_error_badges(page)
 
 
+@pytest.mark.slow
 def test_a_bad_upload_is_said_beside_it_and_leaves_the_seed_and_the_box_clean(page, tmp_path):
     bad = tmp_path / "not-midi.mid"
     bad.write_text("These are my notes: C D E F G")
@@ -256,6 +268,7 @@ def test_undo_is_off_until_there_is_something_to_undo(page):
     assert no_error_badges(page)
 
 
+@pytest.mark.slow
 def test_an_upload_plays_at_its_own_tempo_and_its_part_follows_start_and_number(page, tmp_path):
     song = write_notes(tmp_path / "fast.mid", [(60 + i % 12, i * 0.5, 0.5) for i in range(80)], tempo=180.0)
     page.get_by_role("tab", name="Upload MIDI").click()
@@ -275,6 +288,7 @@ def test_an_upload_plays_at_its_own_tempo_and_its_part_follows_start_and_number(
     assert no_error_badges(page)
 
 
+@pytest.mark.slow
 def test_model_and_sound_sit_in_their_panel_and_the_sound_line_follows_the_soundfont(page):
     page.get_by_text("Model and sound").click()
     status = page.locator("#sound-status")
@@ -289,6 +303,7 @@ def test_model_and_sound_sit_in_their_panel_and_the_sound_line_follows_the_sound
     assert before.split(" with ")[-1] not in status.inner_text()
 
 
+@pytest.mark.slow
 def test_downloads_hold_the_continuation_alone_and_a_wav(page, tmp_path):
     page.locator("#generate").click()
     links = page.locator("#downloads-1 a")
@@ -301,6 +316,7 @@ def test_downloads_hold_the_continuation_alone_and_a_wav(page, tmp_path):
     assert len(pitches_in(path)) == 64  # the continuation, without the 15-note seed
 
 
+@pytest.mark.slow
 def test_the_first_result_comes_into_view_and_plays(browser, app_url):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
@@ -371,6 +387,7 @@ CLIPPED = """() => {
 
 
 @pytest.mark.parametrize("size", [(390, 844), (1400, 900)], ids=["phone", "desktop"])
+@pytest.mark.slow
 def test_names_dropdowns_and_labels_are_whole_on_a_phone_and_a_desktop(browser, app_url, size):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]}, has_touch=True,
                                   is_mobile=size[0] < 500)
@@ -421,6 +438,7 @@ def test_the_grid_works_from_the_keyboard_and_the_page_reads_well(page):
             assert element.evaluate(CONTRAST) >= 4.5, (selector, element.evaluate(CONTRAST))
 
 
+@pytest.mark.slow
 def test_the_grid_shows_the_seed_whatever_its_source(page):
     page.get_by_role("tab", name="Type notes").click()
     page.locator("#notes textarea").fill("D4/4 F#4/8 A4/8 r/4 D5/2")
@@ -483,6 +501,7 @@ def test_a_playhead_follows_the_audio_over_the_roll_and_a_click_plays_from_there
     assert abs(now - 0.75 * seconds) < 0.1 * seconds + 0.5
 
 
+@pytest.mark.slow
 def test_the_playhead_writes_nothing_while_the_audio_is_paused(page):
     page.locator("#generate").click()
     head = page.locator("#roll-1 .playhead")
@@ -499,6 +518,7 @@ def test_the_playhead_writes_nothing_while_the_audio_is_paused(page):
     assert head.evaluate(count_writes) == 0  # and is left alone while it is paused
 
 
+@pytest.mark.slow
 def test_generating_shows_its_progress_under_the_button_and_nowhere_else(page):
     page.locator("#variations input[type=range]").fill("4")
     page.locator("#length input[type=range]").fill("512")
@@ -510,6 +530,7 @@ def test_generating_shows_its_progress_under_the_button_and_nowhere_else(page):
     expect(page.locator(f"#generate-message {busy}")).to_have_count(0, timeout=60_000)
 
 
+@pytest.mark.slow
 def test_fewer_variations_hide_the_results_left_over_and_more_show_them_again(page):
     variations, length = page.locator("#variations input[type=range]"), page.locator("#length input[type=range]")
     length.fill("8")
@@ -532,6 +553,7 @@ def playback(page, number):
         "els => els.filter(e => e.src).map(e => [e.currentTime, e.paused])")[0]
 
 
+@pytest.mark.slow
 def test_the_continuation_plays_alone_and_compare_plays_each_in_turn(page):
     page.locator("#variations input[type=range]").fill("2")
     page.locator("#length input[type=range]").fill("8")
@@ -562,6 +584,7 @@ def test_the_continuation_plays_alone_and_compare_plays_each_in_turn(page):
     assert abs(playback(page, 2)[0] - mark(2, "end")) < 0.3
 
 
+@pytest.mark.slow
 def test_one_variation_has_nothing_to_compare(page):
     page.locator("#generate").click()
     wait_until(lambda: audio_duration(page, "audio-1") > 0)
@@ -569,6 +592,7 @@ def test_one_variation_has_nothing_to_compare(page):
     expect(page.locator("#alone-1")).to_be_visible()
 
 
+@pytest.mark.slow
 def test_loop_playback_loops_every_result(page):
     page.locator("#loop-playback input").check()
     page.locator("#generate").click()
@@ -617,6 +641,7 @@ def test_notes_are_drawn_with_lengths_and_the_empty_columns_are_rests(page, tmp_
     expect(page.locator("#seed-text")).to_contain_text("2 notes from the grid", timeout=30_000)
 
 
+@pytest.mark.slow
 def test_sixteenth_columns_zoom_and_snap_to_a_scale(page):
     expect(page.locator("#grid .pr-cell.on")).to_have_count(15)  # Ode to Joy in eighth columns
     page.locator('#grid [data-action="unit"]').select_option("1")  # sixteenths: each note two columns
@@ -636,6 +661,7 @@ def test_sixteenth_columns_zoom_and_snap_to_a_scale(page):
     expect(page.locator("#seed-text")).to_contain_text("D4 r/16 F#4/16")
 
 
+@pytest.mark.slow
 def test_on_a_phone_the_grid_zooms_and_a_note_is_lengthened_by_a_finger(browser, app_url):
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     page = context.new_page()
@@ -653,6 +679,7 @@ def test_on_a_phone_the_grid_zooms_and_a_note_is_lengthened_by_a_finger(browser,
     context.close()
 
 
+@pytest.mark.slow
 def test_from_the_keyboard_shift_and_the_arrows_make_a_note_longer_or_shorter(page):
     page.locator('#grid [data-action="clear"]').click()
     grid = page.locator("#grid .pr-grid")
@@ -674,6 +701,7 @@ def time_signatures(path):
     return [(t.numerator, t.denominator) for t in pretty_midi.PrettyMIDI(str(path)).time_signature_changes]
 
 
+@pytest.mark.slow
 def test_typed_notes_keep_their_meter_and_lengths_as_written_and_name_their_flats(page, tmp_path):
     page.get_by_role("tab", name="Type notes").click()
     page.locator("#notes textarea").fill("3/4 A4/4 C5*10 Db5/4 E5*14")
@@ -733,6 +761,7 @@ def test_result_buttons_wait_for_a_result_and_messages_and_controls_match_what_i
     expect(page.locator("#generate-message")).to_have_text("")
 
 
+@pytest.mark.slow
 def test_hear_the_seed_plays_it_and_one_sound_plays_at_a_time(page):
     page.locator("#length input[type=range]").fill("32")
     page.locator("#generate").click()
@@ -744,6 +773,7 @@ def test_hear_the_seed_plays_it_and_one_sound_plays_at_a_time(page):
     wait_until(lambda: page.locator("#seed-audio audio").evaluate_all("els => els.every(e => e.paused)"), 10)
 
 
+@pytest.mark.slow
 def test_the_grid_cursor_is_announced_to_screen_readers(page):
     grid = page.locator("#grid .pr-grid")
     grid.focus()
@@ -808,6 +838,7 @@ def test_no_serious_accessibility_violations_in_any_state_of_the_page(page, brow
     assert {state: found for state, found in states.items() if found} == {}
 
 
+@pytest.mark.slow
 def test_gradio_reload_mode_serves_the_page_and_reloads_it_when_a_file_changes(browser, tmp_path):
     """`gradio app.py` on a copy of the repository (the checkout stays as it is): the page is served,
     an edit to the page's module shows after a reload, and the rebuilt page still serves its files."""

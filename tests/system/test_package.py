@@ -29,6 +29,7 @@ def wheel(tmp_path_factory):
     return next((tmp / "dist").glob("melody_playground-*.whl"))
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_package_its_weights_and_commands(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -45,6 +46,7 @@ def test_the_wheel_holds_the_package_its_weights_and_commands(wheel):
         assert command in scripts
 
 
+@pytest.mark.slow
 def test_the_installed_package_finds_its_shipped_checkpoint_outside_the_repository(wheel, tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],

@@ -45,6 +45,7 @@ def test_requests_reusing_a_slow_upload_do_not_hold_up_a_normal_generate(app_url
     assert len(set(map(str, outcomes))) == 1  # one read, one answer for all six
 
 
+@pytest.mark.slow
 def test_thirty_slow_uploads_with_fresh_session_ids_do_not_hold_up_a_typed_request(app_url, tmp_path):
     """Each attacker sends a distinct dense file under a session id of its own (a fresh Client), half
     of them from one address and half as if from 15 others (behind a proxy that says who they are).
@@ -222,6 +223,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(where)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_said_plainly_leaves_nothing_half_written_and_recovers(own_app, small_disk):
     _, url, log = own_app(env={"MELODY_TMP": str(small_disk)})
     client = Client(url, verbose=False)
@@ -239,6 +241,7 @@ def test_a_full_disk_is_said_plainly_leaves_nothing_half_written_and_recovers(ow
     assert Path(audio).stat().st_size > 1000 and len(pitches_in(midi)) == 5 + 16
 
 
+@pytest.mark.slow
 def test_under_a_tiny_quota_every_request_gets_its_files_or_a_message(own_app):
     """Before, with --storage-mb 1 and 4 clients, 20 of 24 requests ended in {"error": null} and 3 of
     the 4 others could not be fetched: eviction deleted results still being written or fetched."""
@@ -282,6 +285,7 @@ def test_the_port_comes_from_gradio_server_port_and_a_busy_port_is_one_line(own_
     assert f"Port {port} on 127.0.0.1 is in use" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_after_kill_9_the_server_starts_again_on_the_same_port_at_once(own_app):
     port = free_port()
     process, url, _ = own_app(args=["--port", str(port)])
@@ -303,6 +307,7 @@ def generation_workers(pid):
     return found
 
 
+@pytest.mark.slow
 def test_a_crash_while_generating_costs_one_request_not_the_server(own_app):
     """A fault in native code (here: SIGSEGV sent to the worker) ends the worker, not the server."""
     process, url, log = own_app()

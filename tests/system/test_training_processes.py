@@ -106,6 +106,7 @@ sys.exit(train.cli(["--data", "folk", "--workers", "2", "--out", sys.argv[2], "-
 
 
 @pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.slow
 def test_a_signal_while_encoding_stops_the_workers_and_keeps_their_work(tmp_path, monkeypatch, signum, to_group):
     """SIGTERM to train.py, or Ctrl-C (SIGINT to the terminal's whole process group), while its
     workers encode: no worker is left running, every finished file is cached, one line says so,
