@@ -35,7 +35,7 @@ test-all: setup-test system-test
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: setup-test
-	$(BIN)/python -m pytest -q -m "not system and not slow"
+	$(BIN)/python -m pytest -q -m "not system and not slow and not heavy"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check melody tests bench scripts app.py train.py

@@ -22,7 +22,7 @@ MESSAGES = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "200000-notes.mid" else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.heavy) if n == "200000-notes.mid" else n
                                   for n in sorted(FILES)])
 def test_every_hostile_file_gets_a_clear_answer(tmp_path, name):
     data, expected = FILES[name]
@@ -40,7 +40,7 @@ def test_every_hostile_file_gets_a_clear_answer(tmp_path, name):
     assert time.monotonic() - started < 60
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_lenient_reads_keep_the_music(tmp_path):
     def read(name):
         (tmp_path / name).write_bytes(FILES[name][0])
@@ -105,7 +105,7 @@ def _write(path, data):
     return path
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzzed_midi_bytes_give_a_melody_or_a_midi_error(data):

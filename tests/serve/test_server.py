@@ -1,4 +1,5 @@
 """The serving layer's parts on their own: request guard, storage, upload reader, sessions."""
+import errno
 import os
 import threading
 import time
@@ -22,7 +23,7 @@ from melody.serve.server import (
     same_origin,
     served_hosts,
 )
-from melody.serve.storage import Storage, StorageFull, remove_stale
+from melody.serve.storage import Storage, StorageFull, filled, remove_stale
 from melody.serve.uploads import UploadReader
 
 
@@ -158,6 +159,33 @@ def test_storage_keeps_under_its_quota_by_deleting_the_oldest(tmp_path):
     assert not storage.make_room(20_000)  # more than the quota: refused
     storage.close()
     assert not storage.root.exists()
+
+
+def test_a_write_that_fails_leaves_no_folder_and_a_full_disk_is_said_as_such(tmp_path):
+    storage = Storage(base=tmp_path, max_bytes=10_000)
+    folder = storage.new_folder("result-", needed_bytes=0)
+    with pytest.raises(StorageFull, match="disk is full"), filled(folder):
+        (folder / "audio.mp3").write_bytes(b"x" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert not folder.exists()  # no half-written result is left to be fetched
+    other = storage.new_folder("result-", needed_bytes=0)
+    with pytest.raises(ValueError, match="a bug"), filled(other):  # any other failure is itself
+        raise ValueError("a bug")
+    assert not other.exists()
+    storage.close()
+
+
+def test_after_the_disk_ran_out_every_result_not_in_use_goes(tmp_path):
+    storage = Storage(base=tmp_path, max_bytes=10_000_000)
+    folders = [storage.new_folder("result-", needed_bytes=0) for _ in range(3)]
+    for folder in folders:
+        (folder / "audio.mp3").write_bytes(b"x" * 3000)
+        os.utime(folder, (time.time() - 600, time.time() - 600))  # fetched long ago, not yet expired
+    with storage.holding(folders[0]):
+        assert storage.free_disk()
+        assert folders[0].exists() and not folders[1].exists() and not folders[2].exists()
+        assert not storage.free_disk()  # nothing more to free: the one left is in use
+    storage.close()
 
 
 def test_results_being_made_or_just_made_are_never_deleted_to_make_room(tmp_path):

@@ -154,7 +154,6 @@ def test_encoding_on_all_cores_matches_one_core(corpus, tmp_path):
     assert [(s.name, s.melody.tokens) for s in one] == [(s.name, s.melody.tokens) for s in many]
 
 
-@pytest.mark.slow
 def test_two_processes_under_torchrun(corpus, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "ddp.pt"

@@ -164,14 +164,14 @@ def test_stop_before_the_first_epoch_names_the_state_file(corpus, tmp_path, monk
 BUDGET_FLAGS = ["--epochs", "100000", "--patience", "100000", "--minutes", "0.02"]
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_time_budget_counts_for_each_invocation(corpus, tmp_path, monkeypatch, capsys):
     """A resumed run gets its whole budget again (not what is left of the first invocation's), from
     --minutes when given, else the original run's."""
     for name, flags, origin in [("a.pt", [], "the original run's --minutes, applied anew"),
                                 ("b.pt", ["--minutes", "0.03"], "from --minutes")]:
         out = tmp_path / name
-        state = run_interrupted(monkeypatch, corpus, out, 2, *BUDGET_FLAGS)
+        state = run_interrupted(monkeypatch, corpus, out, 1, *BUDGET_FLAGS)  # at once: the budget is short
         state["elapsed_seconds"] = 3600.0  # the first invocation used far more than its budget
         ckpt.atomic_save(state, state_path_for(out))
         capsys.readouterr()
@@ -184,7 +184,7 @@ def test_time_budget_counts_for_each_invocation(corpus, tmp_path, monkeypatch, c
         assert melody.load_model(out).info["metrics"]["stop_reason"] == "time budget"
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_time_budget_stops_within_an_epoch_and_the_bar_counts_it(corpus, tmp_path, capsys):
     """Epochs far longer than the budget: the run stops inside the first, early enough to leave the
     validation and the end of the run their time, and the progress bar's total is the budget, so its
@@ -300,7 +300,7 @@ def test_max_steps_is_a_step_budget_for_each_invocation(corpus, tmp_path, capsys
     assert "Done (step budget, 1 epochs)" in capsys.readouterr().out
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_the_time_budget_covers_validation_and_the_end_of_the_run(tmp_path, monkeypatch, capsys):
     """60 songs of 160 notes: without a budget the end of the run (the memory, the figures, the form
     plan, the length calibration continuing up to 60 songs six times) takes about 20 s on 2 cores.
