@@ -99,3 +99,21 @@ def test_the_page_starts_with_the_shipped_model_and_lists_the_others(tmp_path):
                                                   GRADIO_ANALYTICS_ENABLED="False"))
     assert result.returncode != 0 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: MELODY_CHECKPOINT is 'nowhere.pt', which is not one of the checkpoints")
+
+
+def test_a_busy_port_asked_for_is_one_error_and_a_busy_default_moves_on(monkeypatch, capsys):
+    import socket
+
+    from melody.errors import MelodyError
+    from melody.web import launch
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(MelodyError, match=f"Port {port} on 127.0.0.1 is in use"):
+            launch.pick_port("127.0.0.1", port)
+        monkeypatch.setattr(launch, "DEFAULT_PORT", port)
+        chosen = launch.pick_port("127.0.0.1", None)
+    assert port < chosen <= port + 20
+    assert f"Port {port} is in use: serving on port {chosen} instead." in capsys.readouterr().out
