@@ -806,6 +806,7 @@ def serious_violations(page):
     return found
 
 
+@pytest.mark.slow
 def test_no_serious_accessibility_violations_in_any_state_of_the_page(page, browser, app_url):
     states = {"fresh": serious_violations(page)}
     for tab in ("Upload MIDI", "Type notes"):

@@ -274,6 +274,7 @@ def test_a_damaged_default_checkpoint_is_passed_over_with_a_warning(own_app, tmp
     assert "rhythm.pt was passed over" in config and "damaged" in config
 
 
+@pytest.mark.slow
 def test_the_port_comes_from_gradio_server_port_and_a_busy_port_is_one_line(own_app, tmp_path):
     port = free_port()
     _, url, _ = own_app(env={"GRADIO_SERVER_PORT": str(port)}, args=[])
@@ -325,6 +326,7 @@ def test_a_crash_while_generating_costs_one_request_not_the_server(own_app):
     assert "killed by SIGSEGV; started again" in log.read_text()
 
 
+@pytest.mark.slow
 def test_gradio_reload_mode_serves_the_modules_demo(tmp_path):
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GRADIO_SERVER_PORT": str(port),
