@@ -10,6 +10,8 @@ Public API::
         # rule: SamplingRule(temperature=1.0, beta=None, top_k=None, top_p=None), or those as keywords
         # steering: Steering(pins=None, scale=None, loop=False, max_copy=None, ...), or those as keywords
     melody.sample_steps(model, seed, length, ...)               # the same, one step at a time
+    melody.regenerate(model, tune, start_bar, end_bar, rule=None, steering=None, rng_seed=None, ...) -> Melody
+        # new notes in bars start_bar..end_bar-1 that lead into the bars after; the rest unchanged
     melody.melody_to_midi(notes, tempo=120.0, program=0, key_shift=0, key=None) -> pretty_midi.PrettyMIDI
 
 The names are imported when first used (``__getattr__`` below), so that ``import melody`` and
@@ -39,6 +41,7 @@ _WHERE = {  # public name -> the module that defines it
     "music.notes": ["HIGHEST_PITCH", "LOWEST_PITCH", "VOCAB_SIZE", "format_notes", "format_timed_notes", "note_name",
                     "parse_notes", "parse_timed_notes"],
     "generation.sampling": ["generate", "sample_steps"],
+    "generation.regenerate": ["regenerate", "regenerate_candidates"],
     "generation.rules": ["SamplingRule"],
     "generation.steering": ["Steering"],
 }

@@ -27,7 +27,7 @@ def cmd_generate(args):
     from .generation.sampling import generate
     from .generation.steering import Steering, in_model_key
     from .model.checkpoint import load_model
-    from .music.encoding import encode_midi, melody_from_text
+    from .music.encoding import encode_midi, melody_from_text, notes_text
     from .serve.export import export_midi, output_shift
     from .serve.seed_sources import seed_part
     from .settings import number
@@ -55,18 +55,6 @@ def cmd_generate(args):
         print(f"wrote {path} (checkpoint {model.path.name})")
 
 
-def notes_text(melody, key_shift):
-    """A melody's notes as they are typed (with lengths and rests for the rhythm encoding), moved by
-    ``-key_shift`` semitones."""
-    from .music.encoding import timed_items
-    from .music.notes import format_notes, format_timed_notes
-
-    notes = [(o, s, p - key_shift) for o, s, p in melody.notes]
-    if not melody.rhythm:
-        return format_notes([p for *_, p in notes])
-    return format_timed_notes(timed_items(notes, melody.end_step))
-
-
 def melody_json(melody):
     """What ``encode --json`` prints of a melody: its notes in the model's key (onset and length in
     16ths, MIDI pitch), the key it was moved from and the bar grid."""
@@ -76,7 +64,7 @@ def melody_json(melody):
 
 def cmd_encode(args):
     from .data.corpus import encode_files, find_midi_files
-    from .music.encoding import CLASSIC, RHYTHM, encode_midi
+    from .music.encoding import CLASSIC, RHYTHM, encode_midi, notes_text
 
     config = {"classic": CLASSIC, "rhythm": RHYTHM}[args.encoding]
     target = Path(args.path)

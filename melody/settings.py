@@ -56,6 +56,8 @@ LIMITS = {
     # None (0 on the page): off. The page's slider offers this whole range (and 0), as the server and CLI take it.
     "max_copy": Limit("Copy cap (notes in a row from a training song)", 8, 1024, None, integer=True),
     "scale_strength": Limit("Scale strength", 0.0, 1.0, 1.0, 0.05),
+    "start_bar": Limit("start_bar (the first bar to regenerate, 0 = the tune's first)", 0, 4096, 0, integer=True),
+    "end_bar": Limit("end_bar (the bar after the last one to regenerate)", 1, 4096, 1, integer=True),
 }
 BETA_SUGGESTED = 15.0  # the page's beta slider starts where the original write-up was
 

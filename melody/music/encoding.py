@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import MidiError, SeedError
 from . import keys
 from .midi_io import MAX_TRACKS, load_midi
-from .notes import HIGHEST_PITCH, LOWEST_PITCH, STEPS_PER_WHOLE
+from .notes import HIGHEST_PITCH, LOWEST_PITCH, STEPS_PER_WHOLE, format_notes, format_timed_notes
 
 # Bump whenever the encoder's output could change: it keys the training-data cache.
 ENCODER_VERSION = 3
@@ -242,6 +242,16 @@ class Melody:
         """``(beats, beat)`` of the bar: the meter as written, else 4/4, 3/4, 2/4 ... for its length."""
         return tuple(self.meter) if self.meter else signature_of(self.steps_per_bar)
 
+    @property
+    def bar_start(self):
+        """The step where the bar of the first note starts: bar 0, time 0 of the melody's audio and MIDI."""
+        return self.start_step - self.bar_position(self.start_step)
+
+    @property
+    def bar_count(self):
+        """How many bars the melody spans, from :attr:`bar_start` to its end (a bar begun counts)."""
+        return -(-(self.end_step - self.bar_start) // self.steps_per_bar) if self.notes else 0
+
     def bar_position(self, step):
         """Where ``step`` falls in its bar, 0 .. steps_per_bar - 1."""
         return (int(step) - self.bar_offset) % self.steps_per_bar
@@ -318,6 +328,15 @@ def timed_items(notes, end_step):
     if end_step > now:
         items.append((None, end_step - now))
     return items
+
+
+def notes_text(melody, key_shift=0):
+    """A melody's notes as they are typed (with lengths and rests for the rhythm encoding), moved by
+    ``-key_shift`` semitones (``melody.key_shift``: back to its own key)."""
+    notes = [(o, s, p - key_shift) for o, s, p in melody.notes]
+    if not melody.rhythm:
+        return format_notes([p for *_, p in notes])
+    return format_timed_notes(timed_items(notes, melody.end_step))
 
 
 def signature_of(steps_per_bar):

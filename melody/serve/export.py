@@ -45,7 +45,7 @@ def output_shift(seed, original_key=True):
 
 def bar_start(melody):
     """The step where the bar of the melody's first note starts: time 0 of its audio and MIDI."""
-    return melody.start_step - melody.bar_position(melody.start_step)
+    return melody.bar_start
 
 
 def export_midi(path, seed, continuation, tempo_bpm, program=0, original_key=True, loop=False):

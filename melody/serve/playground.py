@@ -14,6 +14,7 @@ import pretty_midi
 from ..errors import MelodyError, SeedError
 from ..generation.continuation import seed_melody
 from ..generation.originality import longest_shared_run
+from ..generation.regenerate import bar_range
 from ..generation.rules import SamplingRule
 from ..generation.sampling import continuation_of, generate, sample_steps
 from ..generation.steering import Steering, in_model_key, looped_once_more
@@ -22,7 +23,7 @@ from ..music.encoding import timed_items
 from ..music.midi_io import melody_to_midi, step_seconds
 from ..music.notes import format_notes, format_timed_notes
 from ..settings import LIMITS, Settings, flag, number
-from . import plots
+from . import plots, regenerating
 from .export import bar_start, export_continuation_midi, export_midi, output_shift
 from .render import AudioMix, Mp3Writer, Renderer, encode_audio, find_soundfonts
 from .seed_sources import (  # noqa: F401  (re-exported: the page and older scripts use them from here)
@@ -408,6 +409,37 @@ class Playground:
         settings["original_key"] = flag(settings.get("original_key"), "original_key", True)
         # the API returns the MP3, the piano roll and the MIDI file: no histogram, WAV or continuation alone
         return self.generate(seed, Settings(**settings, histogram=False), checkpoint, extras=False)
+
+
+    def regenerate_request(self, notes=None, start_bar=None, end_bar=None, rng_seed=None, temperature=None,
+                           tempo_bpm=None, program=None, checkpoint=None, soundfont=0):
+        """The HTTP API's ``/regenerate``: the tune typed as ``notes`` (as the Type notes box reads it)
+        with new notes in bars ``start_bar`` .. ``end_bar`` (0-based, ``end_bar`` not included), given
+        as untrusted values (checked here). Returns a ``melody.serve.regenerating.Regenerated``."""
+        if not isinstance(notes, str) or not notes.strip():
+            raise SeedError("notes must be the whole tune as text, such as 'C4/4 D4/8 E4/8 r/4 G4/2'.")
+        tune = seed_from_notes(notes, config=self.encoding(checkpoint))
+        first, last = number(start_bar, "start_bar"), number(end_bar, "end_bar", allow_none=False)
+        rule = SamplingRule(number(temperature, "temperature"))
+        rng_seed = number(rng_seed, "rng_seed")
+        tempo_bpm, program = number(tempo_bpm, "tempo_bpm"), number(program, "program")
+        model = self.model(checkpoint)
+        bar_range(seed_melody(model, tune), first, last)  # a range that is not bars of the tune is said here
+        soundfont = self._soundfont(soundfont)
+        with filled(self._folder("regenerated-")) as folder, self.storage.holding(folder):
+            if self.workers is not None:
+                return self.workers.call("make_regenerated", tune, first, last, rule, rng_seed, tempo_bpm, program,
+                                         checkpoint, soundfont, folder)
+            return self.make_regenerated(tune, first, last, rule, rng_seed, tempo_bpm, program, checkpoint,
+                                         soundfont, folder)
+
+    def make_regenerated(self, tune, start_bar, end_bar, rule, rng_seed, tempo_bpm, program, checkpoint, soundfont,
+                         folder):
+        """The work of :meth:`regenerate_request` (checked already), into ``folder``: what a worker runs."""
+        model, renderer = self.model(checkpoint), self.renderer(soundfont)
+        with self._slots:
+            return regenerating.make_files(model, renderer, seed_melody(model, tune), start_bar, end_bar, rule,
+                                           rng_seed, tempo_bpm, program, folder)
 
 
 def steering(seed, settings):

@@ -212,7 +212,7 @@ def results_panel():
 
 
 def api_panel(playground):
-    """The HTTP API: ``/generate``, usable with gradio_client by keyword (see the README)."""
+    """The HTTP API: ``/generate`` and ``/regenerate``, usable with gradio_client by keyword (see the README)."""
     d = {name: limit.default for name, limit in LIMITS.items()}  # the defaults every surface shares
     with gr.Row(visible=False):
         inputs = [gr.File(file_types=[".mid", ".midi"]), raw(gr.Textbox(pg.DEFAULT_SEED_NOTES)),
@@ -244,6 +244,24 @@ def api_panel(playground):
 
     button.click(user_errors(generate), inputs, outputs, api_name="generate", concurrency_id="generate",
                  concurrency_limit=GENERATE_REQUESTS)
+
+    with gr.Row(visible=False):
+        again_inputs = [raw(gr.Textbox("")), RawNumber(d["start_bar"], precision=0), RawNumber(d["end_bar"], precision=0),
+                        RawNumber(None, precision=0), RawNumber(d["temperature"]), RawNumber(None),
+                        RawNumber(d["program"], precision=0)]
+        again_outputs = [gr.Textbox(label="notes"), gr.Audio(label="audio"), gr.File(label="midi")]
+        again = gr.Button()
+
+    def regenerate(notes="", start_bar=d["start_bar"], end_bar=d["end_bar"], rng_seed=None,
+                   temperature=d["temperature"], tempo_bpm=None, program=d["program"]):
+        """Redo bars of a tune: notes is the whole tune as typed notes ("C4/4 D4/8 E4/8 r/4 G4/2 ..."); the
+        bars start_bar .. end_bar - 1 (0 = the bar of its first note) get new notes that lead into the
+        bars after them, the rest stays. Returns the new tune as typed notes, its audio (MP3) and MIDI file."""
+        made = playground.regenerate_request(notes, start_bar, end_bar, rng_seed, temperature, tempo_bpm, program)
+        return made.notes, str(made.audio_path), str(made.midi_path)
+
+    again.click(user_errors(regenerate), again_inputs, again_outputs, api_name="regenerate",
+                concurrency_id="generate", concurrency_limit=GENERATE_REQUESTS)
 
 
 def build(playground):

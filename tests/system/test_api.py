@@ -193,3 +193,26 @@ def test_generate_steered_by_pins_scale_loop_and_copy_cap(client):
         client.predict(seed_notes=seed, pins="three:C4", api_name="/generate")
     with pytest.raises(AppError, match="Copy cap"):
         client.predict(seed_notes=seed, max_copy=3, api_name="/generate")
+
+
+def test_regenerate_redoes_the_bars_asked_for_and_keeps_the_rest(client):
+    """/regenerate: the whole tune typed, in D major; bars 1 and 2 of 4 come back new, in the tune's own
+    key, with the same audio and MIDI as the notes; the same random seed gives the same tune."""
+    tune = "D4/8 E4/8 F#4/8 G4/8 A4/4 A4/4 B4/8 B4/8 B4/8 B4/8 A4/2 G4/8 G4/8 G4/8 G4/8 F#4/4 F#4/4 E4/8 E4/8 E4/8 E4/8 D4/2"
+    notes, audio, midi = client.predict(notes=tune, start_bar=1, end_bar=3, rng_seed=5, api_name="/regenerate")
+    assert client.predict(notes=tune, start_bar=1, end_bar=3, rng_seed=5, api_name="/regenerate")[0] == notes
+    old = melody.melody_from_text(tune)
+    new = melody.melody_from_text(notes)
+    before = lambda m: [n for n in m.original_notes() if n[0] < 16]  # noqa: E731  (in the tune's own key)
+    after = lambda m: [n for n in m.original_notes() if n[0] >= 48]  # noqa: E731
+    assert before(new) == before(old) and after(new) == after(old) and new.end_step == old.end_step
+    assert [n for n in new.original_notes() if 16 <= n[0] < 48] != [n for n in old.original_notes() if 16 <= n[0] < 48]
+    written = timed_notes_in(midi)
+    assert [p for *_, p in written] == list(new.original_pitches())  # the tune as typed: D major, not C
+    assert written[0][2] == 62
+    data, rate = soundfile.read(audio)
+    assert abs(len(data) / rate - (new.end_step / 4 * 0.5 + 1.0)) < 0.3  # 120 BPM, and the release
+    with pytest.raises(AppError, match="not a range of this tune's 4 bars"):
+        client.predict(notes=tune, start_bar=2, end_bar=6, api_name="/regenerate")
+    with pytest.raises(AppError, match="notes must be the whole tune"):
+        client.predict(notes="", start_bar=0, end_bar=1, api_name="/regenerate")
