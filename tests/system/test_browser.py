@@ -797,6 +797,8 @@ def serious_violations(page):
         pytest.fail(f"{AXE} is missing: `make test` installs axe-core (npm ci, pinned in package-lock.json).")
     if not page.evaluate("() => !!window.axe"):
         page.add_script_tag(path=str(AXE))
+    # an event still running (on a busy machine, the page's first load) shows Gradio's own timer: settled first
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=30_000)
     # what is shown fades in (a message at 30% opacity has a third of its contrast): check it when settled
     page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running' || "
                            "a.effect.getTiming().iterations === Infinity)", timeout=10_000)
