@@ -23,6 +23,7 @@ import pretty_midi
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 22050  # ample for melodies; half the cost of 44.1 kHz
+DAW_RATE_HZ = 44100  # the WAV downloads: CD rate, stereo, as a DAW takes them without converting
 TAIL_SECONDS = 1.0  # the audio runs this long after the last note ends
 MAX_RING_SECONDS = 4.0  # a note's release and reverb are cut here at the latest
 SILENCE = 1e-4  # a note's tail ends where it stays below this level
@@ -293,8 +294,8 @@ class AudioMix:
 class Mp3Writer:
     """An MP3 file (LAME, 48 kbit/s mono) written piece by piece by a background thread (LAME works
     outside the GIL, so encoding overlaps whatever the caller does meanwhile), and with
-    ``wav_path`` the same audio as 16-bit WAV, written at once by the caller's thread: it is
-    complete as soon as the last piece is in (:meth:`finish_wav`), while the MP3 is still encoding."""
+    ``wav_path`` the same audio as a 44.1 kHz stereo 16-bit WAV (:func:`write_daw_wav`), written by
+    the caller's thread as soon as the last piece is in (:meth:`finish_wav`), while the MP3 is still encoding."""
 
     def __init__(self, path, sample_rate_hz, wav_path=None):
         import lameenc
@@ -308,7 +309,7 @@ class Mp3Writer:
         self.encoder.set_quality(7)  # LAME's fast setting: ample for a preview, twice as fast as the default
         self._pieces = queue.Queue()
         self._error = None
-        self._wav = self._open_wav()
+        self._wav = None if self.wav_path is None else []  # the pieces, written as one WAV by finish_wav
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -324,27 +325,19 @@ class Mp3Writer:
         except BaseException as exc:  # re-raised by close()
             self._error = exc
 
-    def _open_wav(self):
-        if self.wav_path is None:
-            return None
-        wav = wave.open(str(self.wav_path), "wb")
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(self.sample_rate_hz)
-        return wav
-
     def write(self, piece):
         """Add mono samples (floats in -1..1)."""
-        frames = (np.asarray(piece) * 32767).astype("<i2").tobytes()
+        piece = np.asarray(piece, np.float32)
         if self._wav is not None:
-            self._wav.writeframesraw(frames)
-        self._pieces.put(frames)
+            self._wav.append(piece)
+        self._pieces.put((piece * 32767).astype("<i2").tobytes())
 
     def finish_wav(self):
-        """Complete the WAV file now (its header); the MP3 goes on."""
+        """Write the WAV file now (44.1 kHz stereo, see :func:`write_daw_wav`); the MP3 goes on."""
         if self._wav is not None:
-            self._wav.close()
-            self._wav = None
+            pieces, self._wav = self._wav, None
+            write_daw_wav(np.concatenate(pieces) if pieces else np.zeros(0, np.float32), self.sample_rate_hz,
+                          self.wav_path)
 
     def close(self):
         """Wait until everything is written; returns the path."""
@@ -354,6 +347,27 @@ class Mp3Writer:
         if self._error is not None:
             raise self._error
         return self.path
+
+
+def write_daw_wav(samples, sample_rate_hz, path):
+    """Mono samples as a 16-bit WAV a DAW takes as it is: resampled to 44.1 kHz (scipy's polyphase
+    filter) and the same in both channels."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    data = np.asarray(samples, np.float64)
+    rate = int(sample_rate_hz)
+    if rate != DAW_RATE_HZ and len(data):
+        common = gcd(DAW_RATE_HZ, rate)
+        data = resample_poly(data, DAW_RATE_HZ // common, rate // common)
+    frames = (np.clip(data, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(DAW_RATE_HZ)
+        out.writeframes(np.repeat(frames, 2).tobytes())  # left, right, left, right ...
+    return Path(path)
 
 
 def encode_audio(samples, sample_rate_hz, path):

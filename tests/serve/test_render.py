@@ -180,8 +180,14 @@ def test_the_wav_is_complete_as_soon_as_the_last_piece_is_in_while_the_mp3_encod
     for piece in np.split(tone, 3):
         writer.write(piece)
     writer.finish_wav()
-    with wave.open(str(tmp_path / "x.wav")) as wav:
-        assert wav.getnframes() == len(tone)
+    with wave.open(str(tmp_path / "x.wav")) as wav:  # as a DAW takes it: 44.1 kHz, stereo, 16 bits
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (44100, 2, 2)
+        assert wav.getnframes() == len(tone) * 44100 // SAMPLE_RATE_HZ
+    stereo, rate = soundfile.read(tmp_path / "x.wav")
+    assert np.array_equal(stereo[:, 0], stereo[:, 1])
+    spectrum = np.abs(np.fft.rfft(stereo[:, 0]))
+    assert abs(np.argmax(spectrum) * rate / len(stereo) - 440) < 1  # the same tone, resampled
+    assert abs(np.sqrt(np.mean(stereo[rate:2 * rate, 0] ** 2)) - 0.3 / np.sqrt(2)) < 0.01  # at the same level
     writer.close()
     back, rate = soundfile.read(tmp_path / "x.mp3")
     assert abs(len(back) - len(tone)) < 0.1 * SAMPLE_RATE_HZ
