@@ -60,6 +60,7 @@ function commit(v) {
   const a = norm(v);
   last = a;
   props.value = a;              // must be a NEW object: the props proxy compares by reference
+  publish();
   setTimeout(() => trigger('input'), 0);  // the user's edit (a value set from Python is not one)
 }
 function pushHistory(v) {
@@ -80,7 +81,22 @@ function markScale() {
 watch('value', () => {
   const now = current();
   if (!same(now, last)) { pushHistory(last); last = now; }
+  publish();
 });
+
+// The grid's notes for other tools: data-notes on the component's box (#grid), [[onset, length, pitch, role], ...]
+// (16th steps from the grid's start, MIDI pitch, role "seed"), after every change.
+function notesOf(v) {
+  const notes = [];
+  v.cells.forEach((c, s) => {
+    const pitch = pitchOf(c);
+    if (pitch !== null) notes.push([s * v.unit, lengthOf(c) * v.unit, pitch, 'seed']);
+  });
+  return notes;
+}
+const host = element.closest('.block') || element;  // the component's box: #grid on the page
+function publish() { host.dataset.notes = JSON.stringify(notesOf(current())); }
+publish();
 
 // ---- sound under your fingers: every pitch's sample, played by the browser itself -----------
 let audio = null;

@@ -1,4 +1,5 @@
 """The page in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium)."""
+import json
 import re
 import time
 from pathlib import Path
@@ -82,6 +83,20 @@ def test_page_opens_with_a_seed_ready(page):
     expect(page.locator("#grid .pr-cell.on")).to_have_count(15)  # Ode to Joy, drawn
     expect(page.locator("#seed-text")).to_contain_text("E4 E4 F4 G4")
     expect(page.locator("#seed-roll img")).to_be_visible()
+
+
+def test_the_grid_carries_its_notes_for_other_tools(page):
+    """#grid's data-notes: [[onset, length, pitch, role], ...] in 16ths, after every change."""
+    notes = lambda: json.loads(page.locator("#grid").get_attribute("data-notes") or "null")  # noqa: E731
+    wait_until(lambda: notes() is not None and len(notes()) == 15)  # Ode to Joy
+    assert [p for _, _, p, _ in notes()][:4] == [64, 64, 65, 67] and {r for *_, r in notes()} == {"seed"}
+    page.locator('#grid [data-action="clear"]').click()
+    wait_until(lambda: notes() == [])
+    cell(page, 0, 60).click()
+    cell(page, 2, 67).click()
+    wait_until(lambda: notes() == [[0, 2, 60, "seed"], [4, 2, 67, "seed"]])
+    page.locator('#grid [data-action="undo"]').click()
+    wait_until(lambda: notes() == [[0, 2, 60, "seed"]])
 
 
 def test_draw_generate_hear_and_see(page, tmp_path):
