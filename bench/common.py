@@ -1,5 +1,6 @@
 """Shared helpers of the benchmark scripts: timing statistics and the machine they ran on."""
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -22,6 +23,15 @@ def timed(function, runs, warmup=1):
         function()
         times.append(time.perf_counter() - start)
     return times
+
+
+def save_report(report, path):
+    """Write ``report`` as indented JSON to ``path`` (when one is given); returns the text."""
+    text = json.dumps(report, indent=2)
+    if path:
+        with open(path, "w") as handle:
+            handle.write(text + "\n")
+    return text
 
 
 def summary(times):

@@ -20,14 +20,13 @@ For each test song (its first 32 notes are the seed):
     .venv/bin/python bench/constraints.py [--checkpoint PATH] [--parts test] [--particles 256] [--json PATH]
 """
 import argparse
-import json
 import math
 import shlex
 import sys
 import time
 
 import numpy as np
-from common import POKEMON, machine, summary
+from common import POKEMON, machine, save_report, summary
 from realism import cross_validated_accuracy, seed_and_rest
 
 from melody import load_model
@@ -215,10 +214,8 @@ def main(argv=None):
         parts.insert(1, ("api", lambda: api_figures(args.runs)))
     for name, measure in parts:  # each part is written as soon as it is measured
         report[name] = measure()
-        if args.json:
-            with open(args.json, "w") as handle:
-                handle.write(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+        text = save_report(report, args.json)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ bar 6 on after them). Figures:
     .venv/bin/python bench/regenerate.py [--checkpoint PATH] [--parts test] [--json PATH]
 """
 import argparse
-import json
 import shlex
 import sys
 import time
 
 import numpy as np
-from common import POKEMON, machine, summary
+from common import POKEMON, machine, save_report, summary
 
 from melody import load_model, regenerate
 from melody.data.corpus import encode_folder, split_songs
@@ -107,10 +106,7 @@ def main(argv=None):
     report = {"command": "python bench/regenerate.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
               "machine": machine(), "checkpoint": model.path.name, "songs": len(songs),
               "candidates": regen.CANDIDATES, **measure(model, songs, args.rng_seed)}
-    if args.json:
-        with open(args.json, "w") as handle:
-            handle.write(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    print(save_report(report, args.json))
 
 
 if __name__ == "__main__":
