@@ -177,6 +177,22 @@ def seed_from_grid(value, config=RHYTHM):
                              steps_per_bar=meter_steps(meter), meter=None if meter == COMMON_TIME else meter)
 
 
+def seed_from_link(notes, meter, config=RHYTHM):
+    """A seed from a link's notes ``[(onset, length, pitch), ...]`` (16ths from a bar line, MIDI in the
+    tune's own key) and meter (see ``melody.web.link``)."""
+    if not notes:
+        raise SeedError("This link holds no notes: the page starts as usual.")
+    if len(notes) > MAX_SEED_NOTES:
+        raise SeedError(f"A seed may have at most {MAX_SEED_NOTES} notes; this link holds {len(notes)}.")
+    try:
+        steps = meter_steps(tuple(meter))
+    except (SeedError, ValueError, ZeroDivisionError):
+        raise SeedError(f"This link's meter {meter[0]}/{meter[1]} is not one the page knows.") from None
+    onsets, lengths, pitches = zip(*notes)
+    return melody_from_notes(onsets, lengths, pitches, config, source="a link", notes_in_source=len(notes),
+                             steps_per_bar=steps, meter=None if tuple(meter) == COMMON_TIME else tuple(meter))
+
+
 def read_upload(path, config=RHYTHM):
     """The ``Melody`` of an uploaded MIDI file in ``config``'s encoding, read in a separate process
     with time and memory limits: the file may be hostile."""

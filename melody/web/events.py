@@ -14,10 +14,12 @@ import gradio as gr
 
 from ..errors import MelodyError
 from ..serve import playground as pg
-from ..serve.seed_sources import grid_meter, typed_changes
+from ..serve.seed_sources import grid_meter, seed_from_link, typed_changes
 from ..settings import LIMITS
+from ..settings import number as checked_number
 from .answers import beside, plain, warning
 from .grid import GRID_STEPS
+from .link import make_link, read_link
 
 log = logging.getLogger("melody")
 
@@ -235,3 +237,93 @@ def wire_continue(playground, outputs, session, checkpoint, seed_views, show_see
         keep.click(beside(keep_going, views, said), [session, checkpoint], views,
                    api_visibility="private").success(None, None, None, js=SCROLL_TO.format("seed-roll"),
                                                      api_visibility="private")
+
+
+# Copies the page's address (its fragment holds the state) and says so on the button for a moment.
+COPY_LINK = """() => {
+  const button = document.getElementById('copy-link');
+  const said = (text) => { if (button) { const was = button.textContent; button.textContent = text;
+    setTimeout(() => { button.textContent = was; }, 1500); } };
+  if (navigator.clipboard) navigator.clipboard.writeText(location.href).then(() => said('Link copied'), () => said('Copy the address bar'));
+  else said('Copy the address bar');
+}"""
+
+# The settings panel's numeric controls (see SETTING_CONTROLS) and the limits that check a link's values.
+LINK_NUMBERS = {"temperature": "temperature", "length": "length", "variations": "variations", "beta": "beta",
+                "top_k": "top_k", "top_p": "top_p", "memory": "memory", "rng_seed": "rng_seed", "tempo": "tempo_bpm",
+                "program": "program", "scale_strength": "scale_strength", "max_copy": "max_copy"}
+LINK_FLAGS = ("fresh", "original_key", "show_probs", "loop")
+LINK_TEXTS = ("pins", "scale")
+RULES = ("temperature", "softmax base (beta)")
+
+
+def link_of(state, values):
+    """The fragment for a session's seed and the settings' ``values`` (by control name, plus "checkpoint")."""
+    seed = state["seed"]
+    notes = seed.original_notes()
+    position = seed.bar_position(seed.start_step) if notes else 0
+    return make_link(notes, seed.time_signature(), position, values)
+
+
+def settings_of_link(settings, checkpoints):
+    """The controls' values a link asks for, each checked: ``(values by control name, what was refused)``."""
+    values, refused = {}, []
+    for name, value in settings.items():
+        try:
+            if name in LINK_NUMBERS:
+                values[name] = checked_number(value, LINK_NUMBERS[name])
+            elif name in LINK_FLAGS and isinstance(value, bool):
+                values[name] = value
+            elif name in LINK_TEXTS and isinstance(value, str) and len(value) <= 200:
+                values[name] = value
+            elif name == "rule" and value in RULES:
+                values[name] = value
+            elif name == "checkpoint" and value in checkpoints:
+                values[name] = value
+            else:
+                refused.append(name)
+        except MelodyError:
+            refused.append(name)
+    return values, refused
+
+
+def wire_link(playground, page, c, session, checkpoint, seed_views, show_seed):
+    """The page's state in its address: every change of the seed or a setting rewrites the fragment
+    (``melody.web.link``), so a reload or the copied link opens the page as it was (the fragment the
+    page was opened with is read once, by page.js, before anything rewrites it); *Copy link* copies it."""
+    names = [n for n in SETTING_CONTROLS if n in LINK_NUMBERS or n in LINK_FLAGS or n in LINK_TEXTS or n == "rule"]
+    controls = [c[n] for n in names]
+    fragment = gr.Textbox(visible=False, elem_id="link-fragment")
+
+    defaults = {name: control.value for name, control in zip(names, controls)}  # left out of the link
+
+    def written(state, ckpt, *values):
+        changed = {name: value for name, value in zip(names, values) if value != defaults[name]}
+        return link_of(state, {**changed, "checkpoint": ckpt})
+
+    gr.on([session.change, checkpoint.change, *[control.input for control in controls]], written,
+          [session, checkpoint, *controls], fragment, show_progress="hidden", api_visibility="private",
+          trigger_mode="always_last")
+    fragment.change(None, fragment, None, js="(h) => { if (h) history.replaceState(null, '', '#' + h); }",
+                    api_visibility="private")
+    c["copy_link"].click(None, None, None, js=COPY_LINK, api_visibility="private")
+
+    def restore(text, state, ckpt):
+        outputs = len(seed_views) + len(controls) + 1
+        if not text:
+            return (gr.skip(),) * outputs
+        try:
+            notes, meter, _, settings = read_link(text)
+            values, refused = settings_of_link(settings, [name for _, name in playground.checkpoint_choices()])
+            seed = seed_from_link(notes, meter, playground.encoding(values.get("checkpoint", ckpt)))
+        except MelodyError as exc:  # the page starts as usual, and says why
+            log.info("user error in a link: %s", exc)
+            return (*(gr.skip(),) * (outputs - 1 - len(controls) - 1), warning(exc), *(gr.skip(),) * (len(controls) + 1))
+        views = list(show_seed(pg.with_seed(state, seed)))
+        views[-1] = warning(f"Part of this link was not usable ({', '.join(refused)}): those settings are as "
+                            "usual.") if refused else ""
+        return (*views, *[values.get(n, gr.skip()) for n in names], values.get("checkpoint", gr.skip()))
+
+    return {"fn": restore, "inputs": [fragment, session, checkpoint],
+            "outputs": [*seed_views, *controls, checkpoint],
+            "js": "(text, state, ckpt) => [window.melodyOpenedWith || '', state, ckpt]"}

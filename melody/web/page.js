@@ -3,6 +3,9 @@
   // through melody.web.page.style_and_script()); the drawing grid has its own, grid.js. This file is one
   // arrow function, which Gradio runs once the page loads: keep anything, comments too, inside it.
   //
+  // The fragment the page was opened with (a link: the page's state, melody/web/link.py), read now,
+  // before the page's events rewrite the address: melody.web.events.wire_link restores it.
+  window.melodyOpenedWith = location.hash.slice(1);
   // Every picture says what it shows (Gradio's images have no alt text of their own).
   const alt = (id) => {
     if (id === 'seed-roll') return 'Piano roll of the seed: its notes by pitch and time';

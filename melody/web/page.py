@@ -15,7 +15,7 @@ import gradio as gr
 from ..serve import playground as pg
 from ..settings import BETA_SUGGESTED, LIMITS, TIME_LIMITS
 from .answers import Page, user_errors
-from .events import GENERATE_REQUESTS, client_of, seed_line, wire_generation, wire_seed_events
+from .events import GENERATE_REQUESTS, client_of, seed_line, wire_generation, wire_link, wire_seed_events
 from .grid import piano_grid
 
 HERE = Path(__file__).resolve().parent
@@ -129,7 +129,7 @@ def seed_panel(playground, default_seed):
 def settings_panel():
     instruments = [(f"{n}: {pg.instrument_name(n)}", n) for n in range(128)]
     c = {}
-    c["temperature"] = slider("temperature", info="lower = safer, higher = wilder; 0 = always the likeliest note")
+    c["temperature"] = slider("temperature", elem_id="temperature", info="lower = safer, higher = wilder; 0 = always the likeliest note")
     c["length"] = slider("length", "Length (notes)", elem_id="length")
     c["variations"] = slider("variations", elem_id="variations")
     with gr.Accordion("Advanced", open=False):
@@ -168,6 +168,7 @@ def settings_panel():
                      api_visibility="private", show_progress="hidden")
     c["generate"] = gr.Button("Generate", variant="primary", elem_id="generate")
     c["message"] = gr.Markdown(elem_id="generate-message")
+    c["copy_link"] = gr.Button("Copy link", elem_id="copy-link", size="sm", variant="secondary")
     with gr.Row():
         c["autoplay"] = gr.Checkbox(True, label="Play the first result as soon as it is ready", elem_id="autoplay")
         c["loop_playback"] = gr.Checkbox(False, label="Loop playback", elem_id="loop-playback")
@@ -284,9 +285,11 @@ def build(playground):
                         show_seed, seeds["grid"])
 
         # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
+        restore = wire_link(playground, page, controls, session, checkpoint, seed_views, show_seed)
         page.load(lambda: (gr.Dropdown(choices=playground.checkpoint_choices(),
                                        value=playground.default_checkpoint().name), checkpoint_warnings(playground)),
-                  None, [checkpoint, warnings], api_visibility="private")
+                  None, [checkpoint, warnings], api_visibility="private").then(
+            **restore, show_progress="hidden", api_visibility="private")  # a link opened: the page as it was
         api_panel(playground)
     return page
 

@@ -9,6 +9,7 @@ from midi_factory import POKEMON_DIR, pitches_in, timed_notes_in, write_melody, 
 from playwright.sync_api import expect, sync_playwright
 
 import melody
+from melody.web.link import read_link
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -97,6 +98,48 @@ def test_the_grid_carries_its_notes_for_other_tools(page):
     wait_until(lambda: notes() == [[0, 2, 60, "seed"], [4, 2, 67, "seed"]])
     page.locator('#grid [data-action="undo"]').click()
     wait_until(lambda: notes() == [[0, 2, 60, "seed"]])
+
+
+def test_the_address_holds_the_tune_and_settings_and_opens_them_again(page, browser):
+    """Every change rewrites the page's address; the link opened in a fresh browser (and a reload)
+    shows the same notes and settings; a damaged link says so and the page starts as usual."""
+    notes = lambda p: json.loads(p.locator("#grid").get_attribute("data-notes") or "null")  # noqa: E731
+    page.locator('#grid [data-action="clear"]').click()
+    for step, pitch in DRAWN:
+        cell(page, step, pitch).click()
+    expect(page.locator("#seed-text")).to_contain_text("C4 E4 G4 C5 B4 G4", timeout=30_000)
+    page.get_by_text("Advanced").click()
+    page.get_by_label("New random seed each time").uncheck()
+    page.locator("#rng-seed input").fill("4242")
+    page.locator("#rng-seed input").press("Enter")
+    page.locator("#temperature input[type=range]").fill("0.6")
+    drawn = notes(page)
+
+    def settings_in_address():  # location itself: Playwright's page.url lags behind history.replaceState
+        fragment = page.evaluate("() => location.hash.slice(1)")
+        return read_link(fragment)[3] if fragment else {}
+
+    wait_until(lambda: settings_in_address().get("temperature") == 0.6 and settings_in_address().get("rng_seed") == 4242)
+    link = page.evaluate("() => location.href")
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1300}).new_page()
+    for opened in (fresh, page):
+        if opened is page:
+            page.reload()
+        else:
+            fresh.goto(link)
+        opened.wait_for_selector("#grid .pr-cell", timeout=60_000)
+        wait_until(lambda opened=opened: notes(opened) == drawn)
+        expect(opened.locator("#temperature input[type=number]")).to_have_value("0.6", timeout=30_000)
+        opened.get_by_text("Advanced").click()
+        expect(opened.locator("#rng-seed input")).to_have_value("4242", timeout=30_000)
+        expect(opened.get_by_label("New random seed each time")).not_to_be_checked()
+        expect(opened.locator("#seed-text")).to_contain_text("C4 E4 G4 C5 B4 G4", timeout=30_000)
+    damaged = fresh.context.new_page()  # a new page: a goto that changes only the fragment loads nothing
+    damaged.goto(link.split("#")[0] + "#1garbage")
+    damaged.wait_for_selector("#grid .pr-cell", timeout=60_000)
+    expect(damaged.locator("#generate-message")).to_contain_text("This link is damaged", timeout=30_000)
+    expect(damaged.locator("#seed-text")).to_contain_text("E4 E4 F4 G4")  # the usual first seed
+    fresh.context.close()
 
 
 def test_draw_generate_hear_and_see(page, tmp_path):
