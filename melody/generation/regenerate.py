@@ -14,7 +14,7 @@ import torch
 from ..errors import SeedError
 from ..music.encoding import Melody
 from .continuation import Continuation, seed_melody
-from .rules import draw, one_blas_thread
+from .rules import draw_allowed, draw_distinct, one_blas_thread
 from .sampling import rule_and_steering
 
 CANDIDATES = 64  # particles sampled for each request
@@ -158,13 +158,7 @@ def _fill(model, seed, span, following, rule, scale, scale_strength, rng, variat
             if filling.any():
                 rule_probs = rule.apply(state.guarded(probs) if repetition_guard else probs)
                 allowed = (steps[None, :] <= np.maximum(left, 1)[:, None]) & (weights > 0)[None, :]
-                proposal = rule_probs * weights * allowed
-                mass = proposal.sum(1)
-                stuck = mass <= 0  # the rule left nothing that fits (greedy, top-k): the model's choice among them
-                if stuck.any():
-                    proposal[stuck] = (probs[stuck] + 1e-12) * weights * allowed[stuck]
-                    mass[stuck] = 1e-6 * proposal[stuck].sum(1)
-                drawn = draw(proposal / np.maximum(proposal.sum(1, keepdims=True), 1e-300), rng)
+                drawn, mass = draw_allowed(probs, rule_probs, weights, allowed, rng)
                 chosen[filling] = drawn[filling]
                 log_w[filling] += np.log(np.maximum(mass[filling], 1e-300))
             for row in np.flatnonzero(scoring):
@@ -173,19 +167,4 @@ def _fill(model, seed, span, following, rule, scale, scale_strength, rng, variat
             for row in np.flatnonzero(filling):
                 played[row].append(int(chosen[row]))
             state.advance(chosen)
-    return _distinct(played, log_w, variations, rng)
-
-
-def _distinct(played, log_w, variations, rng):
-    """``variations`` token lists drawn by weight, different ones first."""
-    weights = {}
-    for tokens, lw in zip(played, log_w):
-        key = tuple(tokens)
-        weights[key] = np.logaddexp(weights.get(key, -np.inf), lw)
-    keys = list(weights)
-    w = np.exp(np.array([weights[k] for k in keys]) - max(weights.values()))
-    order = rng.choice(len(keys), size=min(variations, int((w > 0).sum())), replace=False, p=w / w.sum())
-    chosen = [list(keys[i]) for i in order]
-    while len(chosen) < variations:
-        chosen.append(list(keys[order[len(chosen) % len(order)]]))
-    return chosen
+    return draw_distinct(played, log_w, variations, rng)  # every weight is finite: never empty

@@ -106,3 +106,36 @@ def draw(probs, rng):
     chosen = np.empty(len(probs), dtype=np.int64)
     choose(np.ascontiguousarray(probs, dtype=np.float64), rng.random(len(probs)), chosen)
     return chosen
+
+
+def draw_allowed(probs, rule_probs, weights, allowed, rng):
+    """One token per row, from the rule's probabilities ``rule_probs`` times ``weights`` (per token),
+    restricted to ``allowed`` (``[rows, vocab]`` bool); where the rule left nothing allowed (greedy,
+    top-k), from the model's own ``probs`` among them. Returns ``(tokens, mass)``: ``mass`` is the
+    weighted probability the rule gave to what was allowed (1e-6 of the model's where it gave none),
+    what a sampler under constraints weighs its candidates by."""
+    proposal = rule_probs * weights * allowed
+    mass = proposal.sum(1)
+    stuck = mass <= 0
+    if stuck.any():
+        fallback = (probs[stuck] + 1e-12) * weights * allowed[stuck]
+        proposal[stuck], mass[stuck] = fallback, 1e-6 * fallback.sum(1)
+    return draw(proposal / np.maximum(proposal.sum(1, keepdims=True), 1e-300), rng), mass
+
+
+def draw_distinct(candidates, log_weights, count, rng):
+    """``count`` of ``candidates`` (token lists) drawn by weight, different ones first: a list that
+    several candidates share counts with their weights summed. ``[]`` when no weight is finite."""
+    weights = {}
+    for tokens, log_w in zip(candidates, log_weights):
+        key = tuple(tokens)
+        weights[key] = np.logaddexp(weights.get(key, -np.inf), log_w)
+    keys = [k for k in weights if np.isfinite(weights[k])]
+    if not keys:
+        return []
+    w = np.exp(np.array([weights[k] for k in keys]) - max(weights[k] for k in keys))
+    order = rng.choice(len(keys), size=min(count, int((w > 0).sum())), replace=False, p=w / w.sum())
+    chosen = [list(keys[i]) for i in order]
+    while len(chosen) < count:  # fewer distinct candidates than asked for
+        chosen.append(list(keys[order[len(chosen) % len(order)]]))
+    return chosen

@@ -23,7 +23,7 @@ import torch
 from ..errors import SeedError
 from .continuation import Continuation
 from .originality import ORDER, pack, window_hash
-from .rules import draw, one_blas_thread
+from .rules import draw_allowed, draw_distinct, one_blas_thread
 
 PARTICLES = 64  # 256 reach pins no better (bench/constraints.py) at 3.4 times the time
 STEP_VARIANCE = 9.0  # semitones^2 a melody wanders per note (intervals of about 3 semitones) ...
@@ -237,13 +237,7 @@ def sample(model, seed, length, constraints, rule, rng, variations=1, memory=1.0
                 allowed &= ~copying.forbidden(live.pitches[:, 1:], live.made, state.pitch_of_token)
             dead = ~allowed.any(1)  # nothing this particle could play keeps every constraint: it dies
             allowed[dead] = True
-            proposal = rule_probs * plan.weights * allowed
-            mass = proposal.sum(1)
-            stuck = mass <= 0  # the rule left nothing allowed (greedy, top-k): the model's own choice among them
-            if stuck.any():
-                fallback = (probs[stuck] + 1e-12) * plan.weights * allowed[stuck]
-                proposal[stuck], mass[stuck] = fallback, 1e-6 * fallback.sum(1)
-            chosen = draw(proposal / np.maximum(proposal.sum(1, keepdims=True), 1e-300), rng)
+            chosen, mass = draw_allowed(probs, rule_probs, plan.weights, allowed, rng)
             going = np.array([not f for f in live.forced])
             for row in np.flatnonzero(~going):  # forced tokens (a loop's seam) are scored, not chosen
                 chosen[row] = live.forced[row].pop(0)
@@ -282,7 +276,11 @@ def sample(model, seed, length, constraints, rule, rng, variations=1, memory=1.0
                 resamples += 1
     done_tokens += live.played  # none left, unless a particle never finished (then it is cut where it got)
     done_log_w = np.array(done_log_w + live.log_w.tolist())
-    return Result(_distinct(done_tokens, done_log_w, variations, rng), float(_log_mean(done_log_w)), resamples)
+    chosen = draw_distinct(done_tokens, done_log_w, variations, rng)
+    if not chosen:
+        raise SeedError("These constraints cannot be met together: no candidate continuation kept them all. "
+                        "Loosen one (fewer pins, a wider scale, a higher copy cap).")
+    return Result(chosen, float(_log_mean(done_log_w)), resamples)
 
 
 def _effective(log_w):
@@ -298,21 +296,3 @@ def _log_mean(log_w):
     if np.isneginf(top):
         return -np.inf
     return top + np.log(np.exp(log_w - top).mean())
-
-
-def _distinct(played, log_w, variations, rng):
-    """``variations`` continuations drawn by weight, different ones first (particles share many)."""
-    weights = {}
-    for tokens, lw in zip(played, log_w):
-        key = tuple(tokens)
-        weights[key] = np.logaddexp(weights.get(key, -np.inf), lw)
-    keys = [k for k in weights if np.isfinite(weights[k])]
-    if not keys:
-        raise SeedError("These constraints cannot be met together: no candidate continuation kept them all. "
-                        "Loosen one (fewer pins, a wider scale, a higher copy cap).")
-    w = np.exp(np.array([weights[k] for k in keys]) - max(weights[k] for k in keys))
-    order = rng.choice(len(keys), size=min(variations, int((w > 0).sum())), replace=False, p=w / w.sum())
-    chosen = [list(keys[i]) for i in order]
-    while len(chosen) < variations:  # fewer distinct particles than variations asked for
-        chosen.append(list(keys[order[len(chosen) % len(order)]]))
-    return chosen
