@@ -410,7 +410,6 @@ class Playground:
         # the API returns the MP3, the piano roll and the MIDI file: no histogram, WAV or continuation alone
         return self.generate(seed, Settings(**settings, histogram=False), checkpoint, extras=False)
 
-
     def regenerate_request(self, notes=None, start_bar=None, end_bar=None, rng_seed=None, temperature=None,
                            tempo_bpm=None, program=None, checkpoint=None, soundfont=0):
         """The HTTP API's ``/regenerate``: the tune typed as ``notes`` (as the Type notes box reads it)

@@ -361,12 +361,16 @@ def write_daw_wav(samples, sample_rate_hz, path):
     if rate != DAW_RATE_HZ and len(data):
         common = gcd(DAW_RATE_HZ, rate)
         data = resample_poly(data, DAW_RATE_HZ // common, rate // common)
-    frames = (np.clip(data, -1.0, 1.0) * 32767).astype("<i2")
+    return _write_wav(np.repeat(np.clip(data, -1.0, 1.0), 2), DAW_RATE_HZ, path, channels=2)  # left, right, ...
+
+
+def _write_wav(samples, sample_rate_hz, path, channels=1):
+    """Samples (floats in -1..1, channels interleaved) as a 16-bit WAV file."""
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
+        out.setnchannels(channels)
         out.setsampwidth(2)
-        out.setframerate(DAW_RATE_HZ)
-        out.writeframes(np.repeat(frames, 2).tobytes())  # left, right, left, right ...
+        out.setframerate(int(sample_rate_hz))
+        out.writeframes((np.asarray(samples) * 32767).astype("<i2").tobytes())
     return Path(path)
 
 
@@ -382,9 +386,4 @@ def encode_audio(samples, sample_rate_hz, path):
         return writer.close()
     if suffix != ".wav":
         raise ValueError(f"audio can be written as .mp3 or .wav, not {suffix!r}")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(int(sample_rate_hz))
-        out.writeframes((data * 32767).astype("<i2").tobytes())
-    return path
+    return _write_wav(data, sample_rate_hz, path)

@@ -16,7 +16,7 @@ from ..errors import MelodyError
 from ..serve import playground as pg
 from ..serve.seed_sources import grid_meter, seed_from_link, typed_changes
 from ..settings import LIMITS
-from ..settings import number as checked_number
+from ..settings import number as checked_number  # `number` names loop variables here
 from .answers import beside, plain, warning
 from .grid import GRID_STEPS
 from .link import make_link, read_link
@@ -287,7 +287,7 @@ def settings_of_link(settings, checkpoints):
     return values, refused
 
 
-def wire_link(playground, page, c, session, checkpoint, seed_views, show_seed):
+def wire_link(playground, c, session, checkpoint, seed_views, show_seed):
     """The page's state in its address: every change of the seed or a setting rewrites the fragment
     (``melody.web.link``), so a reload or the copied link opens the page as it was (the fragment the
     page was opened with is read once, by page.js, before anything rewrites it); *Copy link* copies it."""
@@ -309,16 +309,17 @@ def wire_link(playground, page, c, session, checkpoint, seed_views, show_seed):
     c["copy_link"].click(None, None, None, js=COPY_LINK, api_visibility="private")
 
     def restore(text, state, ckpt):
-        outputs = len(seed_views) + len(controls) + 1
+        unchanged = [gr.skip()] * (len(seed_views) + len(controls) + 1)
         if not text:
-            return (gr.skip(),) * outputs
+            return unchanged
         try:
             notes, meter, _, settings = read_link(text)
             values, refused = settings_of_link(settings, [name for _, name in playground.checkpoint_choices()])
             seed = seed_from_link(notes, meter, playground.encoding(values.get("checkpoint", ckpt)))
         except MelodyError as exc:  # the page starts as usual, and says why
             log.info("user error in a link: %s", exc)
-            return (*(gr.skip(),) * (outputs - 1 - len(controls) - 1), warning(exc), *(gr.skip(),) * (len(controls) + 1))
+            unchanged[len(seed_views) - 1] = warning(exc)  # the message under Generate, the last of the seed's views
+            return unchanged
         views = list(show_seed(pg.with_seed(state, seed)))
         views[-1] = warning(f"Part of this link was not usable ({', '.join(refused)}): those settings are as "
                             "usual.") if refused else ""

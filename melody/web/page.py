@@ -285,7 +285,7 @@ def build(playground):
                         show_seed, seeds["grid"])
 
         # A checkpoint trained while the server runs shows up (and is chosen) at the next page load.
-        restore = wire_link(playground, page, controls, session, checkpoint, seed_views, show_seed)
+        restore = wire_link(playground, controls, session, checkpoint, seed_views, show_seed)
         page.load(lambda: (gr.Dropdown(choices=playground.checkpoint_choices(),
                                        value=playground.default_checkpoint().name), checkpoint_warnings(playground)),
                   None, [checkpoint, warnings], api_visibility="private").then(
